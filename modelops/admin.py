@@ -1,6 +1,13 @@
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from modelops.models import GenerationLog, ModelRun, ModelVersion
+from modelops.models import EvaluationResult, GenerationLog, ModelRun, ModelVersion
+from modelops.services.jobs import model_run_cancel, model_run_enqueue
 
 
 @admin.register(ModelVersion)
@@ -18,6 +25,67 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ["stage", "format", "is_active"]
     readonly_fields = ["checksum", "created_at", "is_active"]
     search_fields = ["name"]
+    actions = ["evaluate_for_promotion", "quantize_fp8", "quantize_int4"]
+
+    @admin.action(description=_("Evaluate on the Tajik suite and the English set (job)"))
+    def evaluate_for_promotion(self, request: HttpRequest, queryset: QuerySet) -> None:
+        runs = [
+            model_run_enqueue(
+                kind=ModelRun.Kind.EVALUATE,
+                version=version,
+                config={"benchmark": benchmark, "shots": 0},
+                user=request.user,
+            )
+            for version in queryset
+            for benchmark in (
+                settings.SORO_GATE_TAJIK_BENCHMARK,
+                settings.SORO_GATE_ENGLISH_BENCHMARK,
+            )
+        ]
+        self._queued(request, runs)
+
+    @admin.action(description=_("Quantize to FP8 (job)"))
+    def quantize_fp8(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._quantize(request, queryset, "fp8")
+
+    @admin.action(description=_("Quantize to INT4 with GPTQ (job)"))
+    def quantize_int4(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._quantize(request, queryset, "int4")
+
+    def _quantize(self, request: HttpRequest, queryset: QuerySet, scheme: str) -> None:
+        runs = [
+            model_run_enqueue(
+                kind=ModelRun.Kind.QUANTIZE,
+                version=version,
+                config={"scheme": scheme},
+                user=request.user,
+            )
+            for version in queryset
+        ]
+        self._queued(request, runs)
+
+    def _queued(self, request: HttpRequest, runs: list[ModelRun]) -> None:
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d job queued; follow it under Model runs.",
+                "%(count)d jobs queued; follow them under Model runs.",
+                len(runs),
+            )
+            % {"count": len(runs)},
+            messages.SUCCESS,
+        )
+
+
+class EvaluationResultInline(admin.TabularInline):
+    model = EvaluationResult
+    fields = ["benchmark", "group", "metric", "value", "interval_low", "interval_high", "count"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
 
 
 @admin.register(ModelRun)
@@ -26,14 +94,63 @@ class ModelRunAdmin(admin.ModelAdmin):
         "id",
         "kind",
         "status",
-        "progress",
+        "progress_bar",
+        "stage",
         "input_version",
         "output_version",
         "created_at",
         "finished_at",
     ]
     list_filter = ["kind", "status"]
-    readonly_fields = ["created_at", "started_at", "finished_at"]
+    readonly_fields = ["created_at", "started_at", "finished_at", "is_cancel_requested"]
+    inlines = [EvaluationResultInline]
+    actions = ["cancel_runs"]
+
+    @admin.display(description=_("progress"))
+    def progress_bar(self, run: ModelRun) -> str:
+        percent = round(100 * run.progress)
+        return format_html(
+            '<progress max="100" value="{}" aria-label="{}">{}%</progress> {}%',
+            percent,
+            _("progress"),
+            percent,
+            percent,
+        )
+
+    @admin.action(description=_("Cancel the selected runs"))
+    def cancel_runs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        statuses = [model_run_cancel(run=run) for run in queryset if not run.is_finished]
+        self.message_user(
+            request,
+            _("%(cancelled)d cancelled; %(stopping)d will stop at their next step.")
+            % {
+                "cancelled": statuses.count(ModelRun.Status.CANCELLED),
+                "stopping": statuses.count(ModelRun.Status.RUNNING),
+            },
+            messages.SUCCESS,
+        )
+
+
+@admin.register(EvaluationResult)
+class EvaluationResultAdmin(admin.ModelAdmin):
+    list_display = [
+        "version",
+        "benchmark",
+        "group",
+        "metric",
+        "value",
+        "count",
+        "run",
+        "created_at",
+    ]
+    list_filter = ["benchmark", "metric", "version"]
+    readonly_fields = [field.name for field in EvaluationResult._meta.fields]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
 
 
 @admin.register(GenerationLog)

@@ -94,6 +94,8 @@ class ModelRun(models.Model):
     )
     config = models.JSONField(_("configuration"), default=dict, blank=True)
     progress = models.FloatField(_("progress"), default=0.0)
+    stage = models.CharField(_("current step"), max_length=200, blank=True)
+    is_cancel_requested = models.BooleanField(_("cancel requested"), default=False)
     log = models.TextField(_("log"), blank=True)
     error = models.TextField(_("error"), blank=True)
     input_version = models.ForeignKey(
@@ -130,6 +132,67 @@ class ModelRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (
+            self.Status.SUCCEEDED,
+            self.Status.FAILED,
+            self.Status.CANCELLED,
+        )
+
+
+class EvaluationResultQuerySet(models.QuerySet["EvaluationResult"]):
+    def latest_for(self, version: ModelVersion, benchmark: str) -> EvaluationResultQuerySet:
+        """The results of the newest finished evaluation of ``version`` on ``benchmark``."""
+        run_id = (
+            self.filter(version=version, benchmark=benchmark)
+            .order_by("-run__finished_at", "-run_id")
+            .values_list("run_id", flat=True)
+            .first()
+        )
+        return self.filter(run_id=run_id) if run_id else self.none()
+
+
+class EvaluationResult(models.Model):
+    """One number from one evaluation run: a metric of a model version on a benchmark, for
+    all items (``group`` "all") or one domain ("domain:linguistic") or subject."""
+
+    run = models.ForeignKey(
+        ModelRun, on_delete=models.CASCADE, related_name="results", verbose_name=_("run")
+    )
+    version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.CASCADE,
+        related_name="evaluation_results",
+        verbose_name=_("model version"),
+    )
+    benchmark = models.CharField(_("benchmark"), max_length=200)
+    benchmark_sha256 = models.CharField(_("benchmark checksum"), max_length=64)
+    shots = models.PositiveSmallIntegerField(_("shots"), default=0)
+    group = models.CharField(_("group"), max_length=200)
+    metric = models.CharField(_("metric"), max_length=40)
+    value = models.FloatField(_("value"))
+    interval_low = models.FloatField(_("interval low"), null=True, blank=True)
+    interval_high = models.FloatField(_("interval high"), null=True, blank=True)
+    count = models.PositiveIntegerField(_("items"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = EvaluationResultQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["benchmark", "group", "metric"]
+        verbose_name = _("evaluation result")
+        verbose_name_plural = _("evaluation results")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "benchmark", "group", "metric"], name="one_value_per_run_metric"
+            ),
+        ]
+        indexes = [models.Index(fields=["version", "benchmark"])]
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.benchmark} {self.group} {self.metric}={self.value:.3f}"
 
 
 class GenerationLog(models.Model):

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "soro_web",
     "soro_web.accounts",
     "soro_web.curriculum",
+    "soro_web.lessons",
     "tutoring",
     "modelops",
 ]
@@ -219,6 +220,9 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# Model evaluation and quantization run on their own queue, so textbook jobs never wait
+# behind an hour of scoring (the platform's worker consumes both queues).
+CELERY_TASK_ROUTES = {"modelops.*": {"queue": "modelops"}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -242,6 +246,22 @@ SORO_LLM_MODEL = env_str("SORO_LLM_MODEL", None)
 SORO_LLM_TIMEOUT = env_float("SORO_LLM_TIMEOUT", 120.0, minimum=1.0)
 SORO_LLM_MAX_WAITING = env_int("SORO_LLM_MAX_WAITING", 4, minimum=0)
 SORO_MODELS_DIR = Path(env_str("SORO_MODELS_DIR", str(VAR_DIR / "models")) or "").resolve()
+
+# --- Evaluation and the promotion gate ------------------------------------------------------
+
+# Benchmarks an administrator puts on disk (JSONL files or datasets directories), found by name.
+SORO_BENCHMARKS_DIR = Path(
+    env_str("SORO_BENCHMARKS_DIR", str(VAR_DIR / "benchmarks")) or ""
+).resolve()
+SORO_GATE_TAJIK_BENCHMARK = env_str("SORO_GATE_TAJIK_BENCHMARK", "tajik_suite") or "tajik_suite"
+SORO_GATE_ENGLISH_BENCHMARK = (
+    env_str("SORO_GATE_ENGLISH_BENCHMARK", "english_retention") or "english_retention"
+)
+SORO_GATE_METRIC = env_str("SORO_GATE_METRIC", "acc") or "acc"
+if SORO_GATE_METRIC not in {"acc", "acc_norm"}:
+    raise ImproperlyConfigured(f"SORO_GATE_METRIC must be acc or acc_norm, got {SORO_GATE_METRIC!r}.")
+# A candidate must keep at least this share of the active version's English score.
+SORO_GATE_MIN_ENGLISH_RETENTION = env_float("SORO_GATE_MIN_ENGLISH_RETENTION", 0.95, minimum=0.0)
 
 # --- Textbook retrieval --------------------------------------------------------------------
 

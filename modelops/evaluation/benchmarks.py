@@ -8,7 +8,9 @@ a small JSON/YAML file, for example::
                 "answer": "javob"},
      "answer_format": "letter"}
 
-``choices`` may name one list-valued field or several single-choice fields. ``id`` may be
+``choices`` may name one list-valued field or several single-choice fields. An item without
+choices that has ``answers`` (a list of accepted strings, or one string) is a short-answer
+item, scored by normalised exact match on the model's generated text. ``id`` may be
 ``null`` to number the items by their line. ``answer_format`` is ``"index"`` (0-based
 integer), ``"letter"`` (Latin A, B, C, D … or Cyrillic А, Б, В, Г …) or ``"auto"`` (integers
 are indices, strings are letters), the default.
@@ -24,8 +26,8 @@ from typing import Any, Literal
 
 AnswerFormat = Literal["index", "letter", "auto"]
 
-FIELD_NAMES = ("id", "question", "choices", "answer", "subject", "domain")
-REQUIRED_FIELDS = ("id", "question", "choices", "answer")
+FIELD_NAMES = ("id", "question", "choices", "answer", "answers", "subject", "domain")
+REQUIRED_FIELDS = ("id", "question")
 LATIN_LETTERS = "ABCDEFGHIJ"
 CYRILLIC_LETTERS = "АБВГДЕЖЗИК"  # the Tajik exam's order: А, Б, В, Г, …
 
@@ -42,6 +44,11 @@ class BenchmarkItem:
     answer: int
     subject: str = ""
     domain: str = ""
+    answers: tuple[str, ...] = ()  # accepted answers of a short-answer item (no choices)
+
+    @property
+    def is_multiple_choice(self) -> bool:
+        return bool(self.choices)
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,14 @@ class Benchmark:
 
     def __iter__(self) -> Iterator[BenchmarkItem]:
         return iter(self.items)
+
+    @property
+    def multiple_choice(self) -> tuple[BenchmarkItem, ...]:
+        return tuple(item for item in self.items if item.is_multiple_choice)
+
+    @property
+    def short_answer(self) -> tuple[BenchmarkItem, ...]:
+        return tuple(item for item in self.items if not item.is_multiple_choice)
 
 
 @dataclass(frozen=True)
@@ -157,7 +172,7 @@ def _item_from_row(
     item_id = str(item_id)
 
     values: dict[str, Any] = {}
-    for name in ("question", "choices", "answer", "subject", "domain"):
+    for name in ("question", "choices", "answer", "answers", "subject", "domain"):
         source = mapping.source_field(name)
         if isinstance(source, tuple):
             missing = [part for part in source if part not in row]
@@ -169,11 +184,14 @@ def _item_from_row(
         elif name in REQUIRED_FIELDS:
             raise fail(item_id, f"missing field {source!r} ({name})")
         else:
-            values[name] = ""
+            values[name] = None
 
     question = values["question"]
     if not isinstance(question, str) or not question.strip():
         raise fail(item_id, "empty question")
+    subject, domain = str(values["subject"] or ""), str(values["domain"] or "")
+    if values["choices"] is None:
+        return _short_answer_item(item_id, question, values, subject, domain, fail)
     choices = values["choices"]
     if isinstance(choices, str) or not isinstance(choices, Iterable):
         raise fail(item_id, "choices must be a list of strings")
@@ -185,6 +203,8 @@ def _item_from_row(
             raise fail(item_id, f"choice {position} is not a string")
         if not choice.strip():
             raise fail(item_id, f"choice {position} is empty")
+    if values["answer"] is None:
+        raise fail(item_id, f"missing field {mapping.source_field('answer')!r} (answer)")
     try:
         answer = answer_index(values["answer"], len(choices), mapping.answer_format)
     except ValueError as error:
@@ -194,8 +214,42 @@ def _item_from_row(
         question=question,
         choices=tuple(choices),
         answer=answer,
-        subject=str(values["subject"]),
-        domain=str(values["domain"]),
+        subject=subject,
+        domain=domain,
+    )
+
+
+def _short_answer_item(
+    item_id: str,
+    question: str,
+    values: dict[str, Any],
+    subject: str,
+    domain: str,
+    fail: Any,
+) -> BenchmarkItem:
+    """An item without choices: its accepted answers come from ``answers`` (or, failing
+    that, a string ``answer``)."""
+    accepted = values["answers"] if values["answers"] is not None else values["answer"]
+    if accepted is None or not isinstance(accepted, (str, list, tuple)):
+        raise fail(
+            item_id,
+            "missing field 'choices' (a short-answer item needs 'answers', a list of strings)",
+        )
+    if isinstance(accepted, str):
+        accepted = [accepted]
+    if not isinstance(accepted, Iterable) or not all(isinstance(a, str) for a in accepted):
+        raise fail(item_id, "answers must be a list of strings")
+    accepted = [answer for answer in accepted if answer.strip()]
+    if not accepted:
+        raise fail(item_id, "empty answers")
+    return BenchmarkItem(
+        id=item_id,
+        question=question,
+        choices=(),
+        answer=-1,
+        subject=subject,
+        domain=domain,
+        answers=tuple(accepted),
     )
 
 

@@ -9,6 +9,7 @@ the chat-completions streaming format over real sockets.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import pytest
 from modelops.llm import gemma
 from modelops.llm.local import LocalEngine
 from modelops.llm.types import ChatMessage, GenerationParams, ModelUnavailable
+from modelops.models import ModelVersion
 
 
 @pytest.fixture(scope="session")
@@ -196,3 +198,57 @@ def openai_server(tiny_model_dir: Path) -> Iterator[tuple[str, ServerState]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# --- the registry on the tiny model -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def session_models_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    # One copy per session, so the engine's per-process model cache is reused across tests.
+    directory = tmp_path_factory.mktemp("models")
+    shutil.copytree(tiny_model_dir, directory / "tiny")
+    return directory
+
+
+@pytest.fixture
+def models_dir(settings, session_models_dir: Path) -> Path:  # type: ignore[no-untyped-def]
+    settings.SORO_MODELS_DIR = session_models_dir
+    settings.SORO_LLM_URL = None
+    return session_models_dir
+
+
+@pytest.fixture
+def tiny_version(db, models_dir: Path) -> ModelVersion:  # type: ignore[no-untyped-def]
+    return ModelVersion.objects.create(name="tiny", stage="base", path="tiny", is_active=True)
+
+
+def store_evaluation(
+    version: ModelVersion,
+    *,
+    tajik: float | None = None,
+    english: float | None = None,
+    checksum: str = "a" * 64,
+    metric: str = "acc",
+) -> None:
+    """Results as a finished evaluation run leaves them (overall score only)."""
+    from django.utils import timezone
+
+    from modelops.models import EvaluationResult, ModelRun
+
+    for benchmark, value in (("tajik_suite", tajik), ("english_retention", english)):
+        if value is None:
+            continue
+        run = ModelRun.objects.create(
+            kind="evaluate", status="succeeded", input_version=version, finished_at=timezone.now()
+        )
+        EvaluationResult.objects.create(
+            run=run,
+            version=version,
+            benchmark=benchmark,
+            benchmark_sha256=checksum,
+            group="all",
+            metric=metric,
+            value=value,
+            count=100,
+        )

@@ -21,28 +21,9 @@ from modelops.services import (
     serving_commands,
 )
 from tests.conftest import People, client_for
+from tests.modelops.conftest import store_evaluation
 
 QUESTION = [ChatMessage("user", "Пойтахти Тоҷикистон кадом шаҳр аст?")]
-
-
-@pytest.fixture(scope="session")
-def session_models_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    # One copy per session, so the engine's per-process model cache is reused across tests.
-    directory = tmp_path_factory.mktemp("models")
-    shutil.copytree(tiny_model_dir, directory / "tiny")
-    return directory
-
-
-@pytest.fixture
-def models_dir(settings, session_models_dir: Path) -> Path:  # type: ignore[no-untyped-def]
-    settings.SORO_MODELS_DIR = session_models_dir
-    settings.SORO_LLM_URL = None
-    return session_models_dir
-
-
-@pytest.fixture
-def tiny_version(db, models_dir: Path) -> ModelVersion:  # type: ignore[no-untyped-def]
-    return ModelVersion.objects.create(name="tiny", stage="base", path="tiny", is_active=True)
 
 
 def test_promote_refuses_a_version_whose_files_are_missing(tiny_version, models_dir) -> None:  # type: ignore[no-untyped-def]
@@ -65,6 +46,8 @@ def test_promote_moves_the_one_active_mark(tiny_version, models_dir) -> None:  #
     second = ModelVersion.objects.create(
         name="tiny2", stage="instruction_tuned", path=str(models_dir / "tiny")
     )
+    for version in (tiny_version, second):
+        store_evaluation(version, tajik=0.30, english=0.50)
     call_command("promote_model", "tiny2")
     assert list(ModelVersion.objects.active().values_list("name", flat=True)) == ["tiny2"]
     assert ModelRun.objects.filter(

@@ -246,7 +246,7 @@ def _admin_rows(people: People) -> None:
     from django.contrib.auth.models import Group
     from django.utils import timezone
 
-    from modelops.models import GenerationLog, ModelRun, ModelVersion
+    from modelops.models import EvaluationResult, GenerationLog, ModelRun, ModelVersion
     from soro_web.accounts.services import api_token_create
     from soro_web.curriculum.models import Grade, Subject, Textbook
     from soro_web.models import WorkerHeartbeat
@@ -260,6 +260,15 @@ def _admin_rows(people: People) -> None:
     )
     version = ModelVersion.objects.create(name="gemma3-270m", stage="base", path="x")
     ModelRun.objects.create(kind="import", output_version=version)
+    EvaluationResult.objects.create(
+        run=ModelRun.objects.create(kind="evaluate", input_version=version),
+        version=version,
+        benchmark="tajik_suite",
+        benchmark_sha256="0" * 64,
+        group="all",
+        metric="acc",
+        value=0.25,
+    )
     GenerationLog.objects.create(purpose="playground", backend="local", status="completed")
     from tutoring.models import Passage
 

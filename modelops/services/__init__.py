@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -329,30 +328,6 @@ def _directory_size(directory: Path) -> int:
     return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
 
 
-def model_version_promote(*, version: ModelVersion, user: Any = None) -> ModelVersion:
-    """Make ``version`` the one active model. Refuses a version whose files are missing or
-    do not load (ValidationError with the reason); nothing changes then."""
-    problem = model_version_check_loads(directory=version.directory)
-    if problem:
-        raise ValidationError(
-            _("Version %(name)s cannot be promoted: %(problem)s.")
-            % {"name": version.name, "problem": problem},
-            code="does_not_load",
-        )
-    run = _run_start(
-        kind=ModelRun.Kind.PROMOTE,
-        config={"version": version.name},
-        user=user,
-        input_version=version,
-    )
-    with transaction.atomic():
-        ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
-        ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
-        _run_finish(run, status=ModelRun.Status.SUCCEEDED, output=version)
-    version.refresh_from_db()
-    return version
-
-
 def serving_commands(*, version: ModelVersion, port: int = 8080) -> dict[str, str]:
     """The exact TGI and vLLM launch lines for a version, mounted at /models in a container."""
     mount = f"/models/{version.directory.name}"
@@ -382,3 +357,27 @@ def model_preload() -> None:
     load = getattr(client, "load", None)
     if load is not None:
         load()
+
+
+# The evaluation, quantization and promotion workflows live in submodules; the names are
+# re-exported so callers keep importing from ``modelops.services``.
+from modelops.services.promotion import (  # noqa: E402
+    GateDecision,
+    model_version_promote,
+    promotion_gate,
+)
+
+__all__ = [
+    "BASE_MODEL_NAME",
+    "GateDecision",
+    "active_model_client",
+    "generation_stream",
+    "model_base_import",
+    "model_error_message",
+    "model_health",
+    "model_preload",
+    "model_version_check_loads",
+    "model_version_promote",
+    "promotion_gate",
+    "serving_commands",
+]
