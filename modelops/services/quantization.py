@@ -1,0 +1,202 @@
+"""Quantizing a registered version into a new compressed-tensors version, with its
+retention measured on held-out Tajik text."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from modelops.models import ModelRun, ModelVersion
+from modelops.services import Progress, _run_finish, _run_start, model_version_check_loads
+
+SCHEMES = ("fp8", "int4")
+LABELS = {
+    ("fp8", "rtn"): "fp8-dynamic",
+    ("int4", "gptq"): "w4a16-gptq",
+    ("int4", "rtn"): "w4a16-rtn",
+}
+# Held-out Tajik texts scored for perplexity and top-1 agreement after quantizing.
+RETENTION_TEXTS = 24
+
+
+def _refuse(message: str, code: str) -> ValidationError:
+    return ValidationError(message, code=code)
+
+
+def model_quantize_check(
+    *, version: ModelVersion, scheme: str, method: str | None, name: str | None
+) -> tuple[str, str]:
+    """``(method, name)`` after checking the request; raises ValidationError saying what is
+    wrong (unknown scheme or method, an already quantized version, a taken name)."""
+    if scheme not in SCHEMES:
+        raise _refuse(
+            _("Unknown scheme %(scheme)r: use fp8 or int4.") % {"scheme": scheme}, "scheme"
+        )
+    method = method or ("gptq" if scheme == "int4" else "rtn")
+    if (scheme, method) not in LABELS:
+        raise _refuse(
+            _("Method %(method)r does not apply to %(scheme)s: int4 takes gptq or rtn, fp8 none.")
+            % {"method": method, "scheme": scheme},
+            "method",
+        )
+    if version.format == ModelVersion.Format.COMPRESSED_TENSORS or version.quantization:
+        parent = version.parent.name if version.parent else _("its unquantized parent")
+        raise _refuse(
+            _("%(name)s is already quantized (%(quantization)s); quantize %(parent)s instead.")
+            % {"name": version.name, "quantization": version.quantization or "?", "parent": parent},
+            "already_quantized",
+        )
+    name = name or f"{version.name}-{scheme}" + (
+        "-rtn" if scheme == "int4" and method == "rtn" else ""
+    )
+    if ModelVersion.objects.filter(name=name).exists():
+        raise _refuse(
+            _("A version called %(name)s exists already; choose another --name.") % {"name": name},
+            "name_taken",
+        )
+    if (Path(settings.SORO_MODELS_DIR) / name).exists():
+        raise _refuse(
+            _("The directory %(path)s exists but is not registered; remove it first.")
+            % {"path": Path(settings.SORO_MODELS_DIR) / name},
+            "directory_exists",
+        )
+    problem = model_version_check_loads(directory=version.directory)
+    if problem:
+        raise _refuse(
+            _("%(name)s cannot be quantized: %(problem)s.")
+            % {"name": version.name, "problem": problem},
+            "does_not_load",
+        )
+    return method, name
+
+
+def model_quantize(
+    *,
+    version: ModelVersion,
+    scheme: str,
+    method: str | None = None,
+    name: str | None = None,
+    calibration_paths: list[Path] | None = None,
+    user: Any = None,
+    progress: Progress | None = None,
+    run: ModelRun | None = None,
+) -> ModelVersion:
+    """Quantize ``version`` with llm-compressor and register the result as a new version.
+
+    ``fp8``: FP8 dynamic, no calibration. ``int4``: W4A16 (group 128) with GPTQ calibrated
+    on Tajik text (the demo textbooks, or ``calibration_paths`` — Markdown or text files
+    from the corpus), or plain rounding with ``method="rtn"`` (a labelled fallback).
+    Afterwards the new version is loaded with its real quantization error and compared
+    with the parent on held-out Tajik text (perplexity, top-1 agreement), stored in its
+    metrics. Nothing is registered and no directory is left when any step fails or the run
+    is cancelled."""
+    from modelops import quantization as core
+    from modelops.services.evaluation import RunCancelled, _check_cancel, _report_progress
+
+    method, name = model_quantize_check(version=version, scheme=scheme, method=method, name=name)
+    if calibration_paths:
+        texts = core.tajik_texts_from_markdown(sorted(calibration_paths))
+        split = core.split_calibration_held_out(texts)
+    else:
+        split = core.demo_textbook_split()
+    config = {
+        "version": version.name,
+        "scheme": scheme,
+        "method": method,
+        "name": name,
+        "calibration": [str(path) for path in calibration_paths or []] or "demo textbooks",
+    }
+    if run is None:
+        run = _run_start(
+            kind=ModelRun.Kind.QUANTIZE, config=config, user=user, input_version=version
+        )
+    else:
+        run.config = {**run.config, **config}
+        run.save(update_fields=["config"])
+    output = Path(settings.SORO_MODELS_DIR) / name
+    try:
+        _check_cancel(run)
+
+        def quantize_progress(stage: str, fraction: float) -> None:
+            _report_progress(run, f"quantizing: {stage}", 0.7 * fraction, progress)
+
+        result = core.quantize_checkpoint(
+            source=version.directory,
+            output=output,
+            scheme=scheme,  # type: ignore[arg-type]
+            method=method,  # type: ignore[arg-type]
+            calibration_texts=split.calibration,
+            progress=quantize_progress,
+        )
+        _check_cancel(run)
+        _report_progress(run, "measuring retention on held-out Tajik text", 0.75, progress)
+        retention = _retention(version.directory, output, split.held_out[:RETENTION_TEXTS])
+        from modelops.llm.gemma import _weights_digest
+
+        label = LABELS[(scheme, method)]
+        metrics = {
+            "scheme": scheme,
+            "method": method,
+            "llmcompressor_scheme": result.llmcompressor_scheme,
+            "group_size": result.group_size,
+            "quantize_seconds": round(result.seconds, 1),
+            "calibration_samples": result.calibration_samples,
+            "size_bytes": result.size_bytes,
+            "parent_size_bytes": result.parent_size_bytes,
+            "compression_ratio": round(result.compression_ratio, 3),
+            "linear_bytes_before": result.linear_bytes_before,
+            "linear_bytes_after": result.linear_bytes_after,
+            "linear_compression_ratio": round(result.linear_compression_ratio, 3),
+            "embedding_bytes": result.embedding_bytes_after,
+            "heldout_parent_perplexity": round(retention.parent_perplexity, 4),
+            "heldout_perplexity": round(retention.candidate_perplexity, 4),
+            "heldout_top1_agreement": round(retention.top1_agreement, 4),
+            "heldout_kl_divergence": round(retention.mean_kl_divergence, 5),
+            "heldout_tokens": retention.tokens,
+        }
+        with transaction.atomic():
+            quantized = ModelVersion.objects.create(
+                name=name,
+                stage=ModelVersion.Stage.QUANTIZED,
+                parent=version,
+                path=name,
+                format=ModelVersion.Format.COMPRESSED_TENSORS,
+                quantization=label,
+                parameter_count=version.parameter_count,
+                size_bytes=result.size_bytes,
+                checksum=_weights_digest(output),
+                metrics=metrics,
+            )
+            run.config = {**run.config, **metrics}
+            run.save(update_fields=["config"])
+            _run_finish(run, status=ModelRun.Status.SUCCEEDED, output=quantized)
+    except RunCancelled:
+        shutil.rmtree(output, ignore_errors=True)
+        _run_finish(run, status=ModelRun.Status.CANCELLED, log="cancelled by an administrator")
+        raise
+    except BaseException as error:
+        if not ModelVersion.objects.filter(name=name).exists():
+            shutil.rmtree(output, ignore_errors=True)
+        _run_finish(run, status=ModelRun.Status.FAILED, error=str(error))
+        raise
+    return quantized
+
+
+def _retention(parent_dir: Path, candidate_dir: Path, texts: tuple[str, ...] | list[str]) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from modelops import quantization as core
+
+    tokenizer = AutoTokenizer.from_pretrained(parent_dir)
+    parent = AutoModelForCausalLM.from_pretrained(parent_dir, dtype=torch.float32).eval()
+    candidate = core.load_fake_quantized(candidate_dir)
+    return core.perplexity_and_agreement(
+        parent=parent, candidate=candidate, tokenizer=tokenizer, texts=list(texts)
+    )
