@@ -346,9 +346,10 @@ def test_the_demo_suites_load_and_cover_each_domain() -> None:
 
     data = Path(__file__).resolve().parents[2] / "modelops" / "data" / "benchmarks"
     tajik = load_benchmark(data / "tajik_suite.jsonl")
-    domains = Counter(item.domain for item in tajik)
+    domains = Counter(item.domain for item in tajik.multiple_choice)
     assert set(domains) == {"general_knowledge", "linguistic", "entrance_exam"}
     assert min(domains.values()) >= 40
+    assert {item.domain for item in tajik.short_answer} == set(domains)
     assert not any(set("цщыь") & set(item.question.lower()) for item in tajik)
     english = load_benchmark(data / "english_retention.jsonl")
     assert len(list(english)) >= 50
