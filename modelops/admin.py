@@ -79,7 +79,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 class EvaluationResultInline(admin.TabularInline):
     model = EvaluationResult
-    fields = ["benchmark", "group", "metric", "value", "interval_low", "interval_high", "count"]
+    fields = ("benchmark", "group", "metric", "value", "interval_low", "interval_high", "count")
     readonly_fields = fields
     extra = 0
     can_delete = False

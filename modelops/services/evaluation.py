@@ -167,7 +167,7 @@ def model_load_for_evaluation(*, version: ModelVersion) -> tuple[Any, Any]:
     except Exception as error:
         raise EvaluationError(f"version {version.name} does not load: {error}") from error
     if torch.cuda.is_available():
-        model = model.to("cuda", dtype=torch.bfloat16)
+        model = model.to("cuda", dtype=torch.bfloat16)  # type: ignore[arg-type]
     model.eval()
     return model, tokenizer
 
