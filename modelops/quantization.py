@@ -439,9 +439,9 @@ def quantize_checkpoint(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     report("loading", 0.0)
-    if scheme == "int4":
-        _check_group_divisibility(source)
     try:
+        if scheme == "int4":
+            _check_group_divisibility(source)
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     except (OSError, ValueError, KeyError) as error:

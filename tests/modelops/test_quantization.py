@@ -338,12 +338,12 @@ def test_a_model_agrees_fully_with_itself(
     parent: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: tuple[str, ...]
 ) -> None:
     result = perplexity_and_agreement(
-        parent=parent, candidate=parent, tokenizer=tokenizer, texts=texts, max_length=40
+        parent=parent, candidate=parent, tokenizer=tokenizer, texts=texts[:3], max_length=32
     )
     assert result.top1_agreement == 1.0
     assert result.parent_perplexity == result.candidate_perplexity
     assert result.mean_kl_divergence == 0.0
-    assert result.texts == len(texts)
+    assert result.texts == 3
 
 
 def test_chunked_scoring_equals_cross_entropy_over_full_logits(
@@ -357,14 +357,14 @@ def test_chunked_scoring_equals_cross_entropy_over_full_logits(
         parent=parent,
         candidate=candidate,
         tokenizer=tokenizer,
-        texts=[*texts[:3], ""],  # the empty text is skipped
+        texts=[*texts[:2], ""],  # the empty text is skipped
         max_length=40,
         chunk_positions=7,  # several chunks per text, the last one short
     )
     losses: dict[str, float] = {"parent": 0.0, "candidate": 0.0}
     agreed = count = 0
     with torch.inference_mode():
-        for text in texts[:3]:
+        for text in texts[:2]:
             ids = torch.tensor([tokenizer(text, truncation=True, max_length=40)["input_ids"]])
             logits = {
                 "parent": parent(ids).logits[0, :-1],
@@ -376,7 +376,7 @@ def test_chunked_scoring_equals_cross_entropy_over_full_logits(
                 )
             agreed += int((logits["parent"].argmax(-1) == logits["candidate"].argmax(-1)).sum())
             count += ids.shape[1] - 1
-    assert (result.tokens, result.texts) == (count, 3)
+    assert (result.tokens, result.texts) == (count, 2)
     assert result.parent_perplexity == pytest.approx(math.exp(losses["parent"] / count), rel=1e-5)
     assert result.candidate_perplexity == pytest.approx(
         math.exp(losses["candidate"] / count), rel=1e-5

@@ -26,6 +26,12 @@ class Command(ModelCommand):
         parser.add_argument("--method", help="int4 only: gptq (default) or rtn")
         parser.add_argument("--name", help="the new version's name (default MODEL-SCHEME)")
         parser.add_argument(
+            "--calibration-samples",
+            type=int,
+            default=32,
+            help="GPTQ calibration texts of up to 256 tokens (default 32; more on a GPU)",
+        )
+        parser.add_argument(
             "--calibration",
             action="append",
             type=Path,
@@ -35,6 +41,8 @@ class Command(ModelCommand):
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         version = self.version(options["model"])
+        if options["calibration_samples"] < 1:
+            raise CommandError("--calibration-samples must be at least 1.")
         for path in options["calibration"] or []:
             if not path.is_file():
                 raise CommandError(f"No calibration file {path}.")
@@ -45,6 +53,7 @@ class Command(ModelCommand):
                 method=options["method"],
                 name=options["name"],
                 calibration_paths=options["calibration"],
+                calibration_samples=options["calibration_samples"],
                 progress=self.progress,
             )
         except ValidationError as error:
