@@ -14,9 +14,13 @@ the leading space (lm_eval/api/task.py:
 a Cyrillic letter is one character and two UTF-8 bytes. Ties go to the first choice, as
 ``np.argmax`` does.
 
-Speed: all choices of several items go through the model in one right-padded batch sorted
-by length, and log-probabilities are computed only at continuation positions, as the target
-logit minus the log-sum-exp over the vocabulary, from the final hidden states (the full
+Speed: the requests of a batch go through the model as one tree of tokens, so the prompt
+that all choices of an item share (and few-shot examples that all items share) is computed
+once; a custom attention mask lets each token see only the earlier tokens of its own
+sequence, at its own position, so every log-probability is the one a separate forward pass
+gives (up to float rounding). Log-probabilities are computed only at the positions that
+predict a continuation token, each position once, as the target logit minus the
+log-sum-exp over the vocabulary, from the final hidden states (the full
 ``[batch, length, vocabulary]`` logits are never built).
 """
 
@@ -102,23 +106,109 @@ class LogLikelihood:
 
 
 def _continuation_logprobs(
-    model: Any, hidden: torch.Tensor, targets: torch.Tensor, chunk: int
+    model: Any,
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    chunk: int,
+    rows: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities of ``targets`` and whether each is the argmax, from the final
-    hidden states at the positions that predict them; the vocabulary-wide work is done a
-    ``chunk`` of positions at a time."""
+    hidden states at the positions that predict them (``hidden[rows[i]]`` predicts
+    ``targets[i]``; one row may predict several targets). The vocabulary-wide work is done
+    once per row, a ``chunk`` of rows at a time."""
     head = model.get_output_embeddings()
     softcap = getattr(model.config, "final_logit_softcapping", None)
-    logprobs, greedy = [], []
+    if rows is None:
+        rows = torch.arange(targets.shape[0], device=targets.device)
+    logprobs = torch.empty(targets.shape[0], dtype=torch.float32, device=targets.device)
+    greedy = torch.empty(targets.shape[0], dtype=torch.bool, device=targets.device)
     for start in range(0, hidden.shape[0], chunk):
         logits = head(hidden[start : start + chunk]).float()
         if softcap:
             logits = torch.tanh(logits / softcap) * softcap
-        target = targets[start : start + chunk]
-        chosen = logits.gather(1, target[:, None]).squeeze(1)
-        logprobs.append(chosen - torch.logsumexp(logits, dim=-1))
-        greedy.append(logits.argmax(dim=-1) == target)
-    return torch.cat(logprobs), torch.cat(greedy)
+        here = ((rows >= start) & (rows < start + logits.shape[0])).nonzero().squeeze(1)
+        local, target = rows[here] - start, targets[here]
+        normalizer = torch.logsumexp(logits, dim=-1)
+        logprobs[here] = logits[local, target] - normalizer[local]
+        greedy[here] = logits.argmax(dim=-1)[local] == target
+    return logprobs, greedy
+
+
+@dataclass
+class _TokenTree:
+    """Token sequences merged on their common prefixes: one node per distinct prefix.
+
+    A node's logits depend only on the tokens of its prefix, so all choices of a prompt
+    (and every prompt with the same few-shot examples) share the work on their common
+    tokens. Nodes are numbered so that a parent precedes its children."""
+
+    tokens: list[int]
+    parents: list[int]
+    depths: list[int]
+    # For each sequence, the nodes whose logits predict its continuation tokens.
+    predictors: list[list[int]]
+
+    @classmethod
+    def of(cls, sequences: Sequence[tuple[list[int], int]]) -> _TokenTree:
+        tree = cls(tokens=[], parents=[], depths=[], predictors=[])
+        children: dict[tuple[int, int], int] = {}
+        for tokens, continuation_length in sequences:
+            node, path = -1, []
+            # The last token is only predicted, never fed to the model.
+            for token in tokens[:-1]:
+                child = children.get((node, token))
+                if child is None:
+                    child = children[(node, token)] = len(tree.tokens)
+                    tree.tokens.append(token)
+                    tree.parents.append(node)
+                    tree.depths.append(tree.depths[node] + 1 if node >= 0 else 0)
+                node = child
+                path.append(node)
+            tree.predictors.append(path[len(path) - continuation_length :])
+        return tree
+
+    def attention_mask(self, sliding_window: int | None) -> torch.Tensor:
+        """``[nodes, nodes]``: a node attends to itself and its ancestors, the tokens
+        before it in its own sequence, and within ``sliding_window`` positions if given."""
+        size = len(self.tokens)
+        visible = torch.zeros((size, size), dtype=torch.bool)
+        for node, parent in enumerate(self.parents):
+            if parent >= 0:
+                visible[node] = visible[parent]
+            visible[node, node] = True
+        if sliding_window is not None:
+            depths = torch.tensor(self.depths)
+            visible &= (depths[:, None] - depths[None, :]) < sliding_window
+        return visible
+
+
+def _tree_attention_mask(model: Any, tree: _TokenTree) -> torch.Tensor | dict[str, torch.Tensor]:
+    """The 4D mask the model's attention layers take for ``tree``: boolean for sdpa,
+    additive for eager, and one per layer type when the sliding-window layers see less."""
+    config = model.config
+    window = getattr(config, "sliding_window", None)
+    layer_types = set(getattr(config, "layer_types", None) or ())
+    if layer_types and "sliding_attention" not in layer_types:
+        window = None
+    if window is not None and max(tree.depths) < window:
+        window = None  # no sequence reaches past the window: every layer sees all of it
+    if window is not None and len(layer_types) > 1:
+        masks = {
+            kind: tree.attention_mask(window if kind == "sliding_attention" else None)
+            for kind in layer_types
+        }
+    else:
+        masks = {"": tree.attention_mask(window)}
+    parameter = next(model.parameters())
+    if config._attn_implementation == "eager":
+        masks = {
+            kind: torch.zeros(mask.shape, dtype=parameter.dtype).masked_fill(
+                ~mask, torch.finfo(parameter.dtype).min
+            )
+            for kind, mask in masks.items()
+        }
+    masks = {kind: mask[None, None].to(parameter.device) for kind, mask in masks.items()}
+    return masks.get("", masks)
 
 
 @torch.inference_mode()
@@ -132,14 +222,20 @@ def loglikelihoods(
     add_bos: bool = True,
     vocabulary_chunk: int = 256,
 ) -> list[LogLikelihood]:
-    """Score ``(context, continuation)`` pairs in padded batches, longest first.
+    """Score ``(context, continuation)`` pairs, ``batch_size`` requests per forward pass
+    through the transformer layers.
 
     ``max_length`` truncates from the left, as lm-eval does, keeping the last
     ``max_length + 1`` tokens of context and continuation together.
+
+    With sdpa or eager attention, the requests of a batch go through the model as one
+    token tree: their common prefixes (the prompt that all choices share, few-shot
+    examples that all prompts share) are computed once, and a custom attention mask lets
+    each token see only the tokens before it in its own sequence, at its own position.
+    Other attention implementations take right-padded rows, one per request.
     """
+    encoded: list[tuple[list[int], int]] = []  # (context + continuation, continuation length)
     context_cache: dict[str, list[int]] = {}
-    encoded: list[tuple[list[int], int]] = []  # (model input, continuation length)
-    all_targets: list[list[int]] = []
     for context, continuation in requests:
         context_ids, continuation_ids = encode_pair(
             tokenizer, context, continuation, add_bos=add_bos, context_cache=context_cache
@@ -149,41 +245,39 @@ def loglikelihoods(
         tokens = context_ids + continuation_ids
         if max_length is not None:
             tokens = tokens[-(max_length + 1) :]
-        encoded.append((tokens[:-1], len(continuation_ids)))
-        all_targets.append(continuation_ids)
+        if len(tokens) <= len(continuation_ids):
+            raise ValueError(
+                f"the continuation {continuation!r} has no context token to follow; "
+                "score it with add_bos=True"
+            )
+        encoded.append((tokens, len(continuation_ids)))
 
     device = next(model.parameters()).device
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     decoder = model.get_decoder()
-    order = sorted(range(len(encoded)), key=lambda index: -len(encoded[index][0]))
+    as_tree = model.config._attn_implementation in ("sdpa", "eager")
+    # Sorted by tokens, requests with a common prefix are neighbours and share a batch.
+    order = sorted(range(len(encoded)), key=lambda index: encoded[index][0])
+    if not as_tree:
+        order.sort(key=lambda index: -len(encoded[index][0]))
     results: list[LogLikelihood | None] = [None] * len(encoded)
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        width = max(len(encoded[index][0]) for index in batch)
-        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-        rows: list[int] = []
-        positions: list[int] = []
-        targets: list[int] = []
-        for row, index in enumerate(batch):
-            inputs, continuation_length = encoded[index]
-            input_ids[row, : len(inputs)] = torch.tensor(inputs)
-            attention_mask[row, : len(inputs)] = 1
-            # The logits at position p predict token p + 1, so the last
-            # ``continuation_length`` positions of the input predict the continuation.
-            first = len(inputs) - continuation_length
-            rows.extend([row] * continuation_length)
-            positions.extend(range(first, len(inputs)))
-            targets.extend(all_targets[index][-continuation_length:])
-        hidden = decoder(
-            input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)
-        ).last_hidden_state
-        selected = hidden[torch.tensor(rows, device=device), torch.tensor(positions, device=device)]
+    # The output layer reads its whole vocabulary-sized matrix however few positions it
+    # scores, so the positions of several batches wait here and go through it together,
+    # up to ``vocabulary_chunk`` at a time.
+    waiting_hidden: list[torch.Tensor] = []
+    waiting_rows: list[int] = []  # for each continuation token, its row in the waiting hidden
+    waiting_targets: list[int] = []
+    waiting_requests: list[int] = []
+
+    def score_waiting() -> None:
         token_logprobs, token_greedy = _continuation_logprobs(
-            model, selected, torch.tensor(targets, device=device), vocabulary_chunk
+            model,
+            torch.cat(waiting_hidden),
+            torch.tensor(waiting_targets, device=device),
+            vocabulary_chunk,
+            torch.tensor(waiting_rows, device=device),
         )
         offset = 0
-        for index in batch:
+        for index in waiting_requests:
             count = encoded[index][1]
             results[index] = LogLikelihood(
                 total=float(token_logprobs[offset : offset + count].sum()),
@@ -191,6 +285,52 @@ def loglikelihoods(
                 is_greedy=bool(token_greedy[offset : offset + count].all()),
             )
             offset += count
+        for waiting in (waiting_hidden, waiting_rows, waiting_targets, waiting_requests):
+            waiting.clear()
+
+    waiting_positions = 0
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        if as_tree:
+            trees = [_TokenTree.of([encoded[index] for index in batch])]
+            paths = [(0, nodes) for nodes in trees[0].predictors]
+        else:
+            trees = [_TokenTree.of([encoded[index]]) for index in batch]
+            paths = [(row, tree.predictors[0]) for row, tree in enumerate(trees)]
+        width = max(len(tree.tokens) for tree in trees)
+        input_ids = torch.zeros((len(trees), width), dtype=torch.long)
+        position_ids = torch.zeros((len(trees), width), dtype=torch.long)
+        padding_mask = torch.zeros((len(trees), width), dtype=torch.long)
+        for row, tree in enumerate(trees):
+            input_ids[row, : len(tree.tokens)] = torch.tensor(tree.tokens)
+            position_ids[row, : len(tree.tokens)] = torch.tensor(tree.depths)
+            padding_mask[row, : len(tree.tokens)] = 1
+        mask = _tree_attention_mask(model, trees[0]) if as_tree else padding_mask.to(device)
+        hidden = decoder(
+            input_ids=input_ids.to(device),
+            position_ids=position_ids.to(device),
+            attention_mask=mask,
+        ).last_hidden_state
+        # The positions that predict some continuation token, each once.
+        predicting = sorted({(row, node) for row, nodes in paths for node in nodes})
+        if waiting_positions and waiting_positions + len(predicting) > vocabulary_chunk:
+            score_waiting()
+            waiting_positions = 0
+        slot = {position: waiting_positions + number for number, position in enumerate(predicting)}
+        for (row, nodes), index in zip(paths, batch, strict=True):
+            tokens, continuation_length = encoded[index]
+            waiting_rows.extend(slot[(row, node)] for node in nodes)
+            waiting_targets.extend(tokens[-continuation_length:])
+            waiting_requests.append(index)
+        waiting_hidden.append(
+            hidden[
+                torch.tensor([row for row, _ in predicting], device=device),
+                torch.tensor([node for _, node in predicting], device=device),
+            ]
+        )
+        waiting_positions += len(predicting)
+    if waiting_requests:
+        score_waiting()
     return [result for result in results if result is not None]
 
 
