@@ -61,6 +61,10 @@ def _register_routers() -> None:
     api.add_router("/", accounts_router)
     api.add_router("/curriculum", curriculum_router)
 
+    from soro_web.lessons.api import router as lessons_router
+
+    api.add_router("/", lessons_router)
+
     from tutoring.api import router as tutoring_router
 
     api.add_router("/", tutoring_router)

@@ -259,7 +259,9 @@ SORO_GATE_ENGLISH_BENCHMARK = (
 )
 SORO_GATE_METRIC = env_str("SORO_GATE_METRIC", "acc") or "acc"
 if SORO_GATE_METRIC not in {"acc", "acc_norm"}:
-    raise ImproperlyConfigured(f"SORO_GATE_METRIC must be acc or acc_norm, got {SORO_GATE_METRIC!r}.")
+    raise ImproperlyConfigured(
+        f"SORO_GATE_METRIC must be acc or acc_norm, got {SORO_GATE_METRIC!r}."
+    )
 # A candidate must keep at least this share of the active version's English score.
 SORO_GATE_MIN_ENGLISH_RETENTION = env_float("SORO_GATE_MIN_ENGLISH_RETENTION", 0.95, minimum=0.0)
 

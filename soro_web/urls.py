@@ -14,6 +14,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("", include("soro_web.accounts.urls")),
     path("", include("soro_web.curriculum.urls")),
+    path("", include("soro_web.lessons.urls")),
     path("", include("modelops.urls")),
     path("", include("tutoring.urls")),
     path("admin/", admin.site.urls),

@@ -61,6 +61,51 @@ def own_class_api(people: People) -> dict[str, Any]:
     return {"classroom_id": people.classroom.pk}
 
 
+def a_lesson(people: People):  # type: ignore[no-untyped-def]
+    """The teacher's lesson (one per test), with text, published to the teacher's class."""
+    cached = getattr(people, "_lesson", None)
+    if cached is not None:
+        return cached
+    from soro_web.curriculum.models import Topic
+    from soro_web.lessons.services import lesson_create, lesson_publish
+
+    topic = Topic.objects.filter(code="math-7-01-01").first() or TopicFactory()
+    lesson = lesson_create(teacher=people.teacher, topic=topic)
+    lesson.sections.filter(kind="objectives").update(body="Хонандагон муодиларо ҳал мекунанд.")
+    lesson_publish(lesson=lesson, user=people.teacher, classes=[people.classroom])
+    people._lesson = lesson  # type: ignore[attr-defined]
+    return lesson
+
+
+def own_lesson(people: People) -> dict[str, Any]:
+    return {"pk": a_lesson(people).pk}
+
+
+def own_section(people: People) -> dict[str, Any]:
+    lesson = a_lesson(people)
+    return {"pk": lesson.pk, "section_pk": lesson.sections.first().pk}
+
+
+def own_section_api(people: People) -> dict[str, Any]:
+    lesson = a_lesson(people)
+    return {"lesson_id": lesson.pk, "section_id": lesson.sections.first().pk}
+
+
+def own_version(people: People) -> dict[str, Any]:
+    lesson = a_lesson(people)
+    return {"pk": lesson.pk, "version_pk": lesson.versions.first().pk}
+
+
+def section_save_data(people: People) -> dict[str, Any]:
+    section = a_lesson(people).sections.first()
+    return {"title": section.title, "body": "Матни нав", "revision": section.revision}
+
+
+# Who may use the lesson pages: the owner changes; the class's students and staff read.
+OWNER_ONLY_PAGE = {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 403}
+OWNER_ONLY_POST = {A: 302, S: 403, SO: 403, T: 302, TO: 404, ST: 403}
+TEACHER_READ = {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 200}
+
 MATRIX: dict[str, Rule] = {
     "home": Rule("get", signed_in(200, 302)),
     "dashboard": Rule("get", signed_in(302, 200)),
@@ -121,6 +166,75 @@ MATRIX: dict[str, Rule] = {
     "api:classes_regenerate_code": Rule(
         "post", {A: 401, S: 404, SO: 404, T: 200, TO: 404, ST: 200}, kwargs=own_class_api, json=True
     ),
+    "lessons:lesson_list": Rule("get", signed_in(302, 200)),
+    "lessons:lesson_create": Rule("get", only({T, TO}, 200, 403, 302)),
+    "lessons:lesson_library": Rule("get", only({T, TO}, 200, 403, 302)),
+    "lessons:lesson_view": Rule(
+        "get", {A: 302, S: 200, SO: 404, T: 200, TO: 404, ST: 200}, kwargs=own_lesson
+    ),
+    "lessons:lesson_builder": Rule("get", OWNER_ONLY_PAGE, kwargs=own_lesson),
+    "lessons:lesson_update": Rule(
+        "post",
+        OWNER_ONLY_POST,
+        kwargs=own_lesson,
+        data=lambda p: {"title": "Дарси нав", "duration_minutes": 45},
+    ),
+    # Without HX-Request these answer with the builder (a redirect); no textbook is indexed.
+    "lessons:lesson_passages": Rule(
+        "get", {**OWNER_ONLY_PAGE, T: 302}, kwargs=own_lesson, data=lambda p: {"refresh": "1"}
+    ),
+    "lessons:section_add": Rule(
+        "post", OWNER_ONLY_POST, kwargs=own_lesson, data=lambda p: {"kind": "custom"}
+    ),
+    "lessons:section_detail": Rule("get", {**OWNER_ONLY_PAGE, T: 302}, kwargs=own_section),
+    "lessons:section_update": Rule(
+        "post", OWNER_ONLY_POST, kwargs=own_section, data=section_save_data
+    ),
+    "lessons:section_remove": Rule("post", OWNER_ONLY_POST, kwargs=own_section),
+    "lessons:section_move": Rule(
+        "post", OWNER_ONLY_POST, kwargs=own_section, data=lambda p: {"direction": "down"}
+    ),
+    # No passages and no "draft without the textbook": answered at once, no model needed.
+    "lessons:section_draft": Rule("post", OWNER_ONLY_POST, kwargs=own_section),
+    "lessons:section_proposal": Rule(
+        "post", OWNER_ONLY_POST, kwargs=own_section, data=lambda p: {"action": "discard"}
+    ),
+    "lessons:section_insert": Rule("post", OWNER_ONLY_POST, kwargs=own_section),
+    "lessons:lesson_history": Rule("get", OWNER_ONLY_PAGE, kwargs=own_lesson),
+    "lessons:lesson_version_restore": Rule("post", OWNER_ONLY_POST, kwargs=own_version),
+    "lessons:lesson_publish": Rule("get", OWNER_ONLY_PAGE, kwargs=own_lesson),
+    "lessons:lesson_copy": Rule("post", OWNER_ONLY_POST, kwargs=own_lesson),
+    "lessons:lesson_delete": Rule("post", OWNER_ONLY_POST, kwargs=own_lesson),
+    "lessons:lesson_print": Rule("get", TEACHER_READ, kwargs=own_lesson),
+    "lessons:lesson_pdf": Rule("get", TEACHER_READ, kwargs=own_lesson),
+    "lessons:lesson_docx": Rule("get", TEACHER_READ, kwargs=own_lesson),
+    "api:lessons_list": Rule("get", signed_in(401, 200)),
+    "api:lessons_create": Rule(
+        "post",
+        only({T, TO}, 201, 403, 401),
+        json=True,
+        data=lambda p: {"topic": "math-7-01-01"},
+    ),
+    "api:lessons_detail": Rule(
+        "get",
+        {A: 401, S: 200, SO: 404, T: 200, TO: 404, ST: 200},
+        kwargs=lambda p: {"lesson_id": a_lesson(p).pk},
+    ),
+    # Readers who may not change it get 403; people it is not shared with, 404.
+    "api:lessons_section_update": Rule(
+        "put",
+        {A: 401, S: 403, SO: 404, T: 200, TO: 404, ST: 403},
+        kwargs=own_section_api,
+        data=section_save_data,
+        json=True,
+    ),
+    "api:lessons_publish": Rule(
+        "post",
+        {A: 401, S: 403, SO: 404, T: 200, TO: 404, ST: 403},
+        kwargs=lambda p: {"lesson_id": a_lesson(p).pk},
+        data=lambda p: {"classes": [p.classroom.pk]},
+        json=True,
+    ),
     "api:curriculum_subjects": Rule("get", signed_in(401, 200)),
     "api:curriculum_grades": Rule("get", signed_in(401, 200)),
     "api:curriculum_topics": Rule("get", signed_in(401, 200)),
@@ -141,6 +255,7 @@ ADMIN_READ_ONLY_ADD = {
     "admin:axes_accesslog_add",
     "admin:axes_accessfailurelog_add",
     "admin:modelops_generationlog_add",
+    "admin:modelops_evaluationresult_add",
 }
 
 
@@ -180,7 +295,8 @@ def call(rule: Rule, name: str, role: str, people: People):  # type: ignore[no-u
     if rule.method == "get":
         return client.get(url, data)
     if rule.json:
-        return client.post(url, json.dumps(data), content_type="application/json")
+        send = getattr(client, rule.method)
+        return send(url, json.dumps(data), content_type="application/json")
     return client.post(url, data)
 
 
@@ -252,7 +368,9 @@ def _admin_rows(people: People) -> None:
     from soro_web.models import WorkerHeartbeat
 
     Group.objects.create(name="reviewers")
-    TopicFactory()
+    from soro_web.lessons.services import lesson_create
+
+    lesson_create(teacher=people.teacher, topic=TopicFactory())
     Textbook.objects.create(
         title="Математика 7",
         subject=Subject.objects.get(code="math"),

@@ -1,0 +1,92 @@
+"""Lessons API: list, read, create, change a section (409 on a stale revision), publish.
+
+The same rules as the pages: a teacher changes only their own lessons; staff read all;
+students read what was published to their classes; anything else is 404.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext as _
+from ninja import Router, Status
+
+from soro_web.accounts.models import Classroom
+from soro_web.curriculum.models import Topic
+from soro_web.http import AuthenticatedRequest
+from soro_web.lessons import services
+from soro_web.lessons.schemas import (
+    ConflictOut,
+    LessonDetailOut,
+    LessonIn,
+    LessonOut,
+    PublishIn,
+    SectionIn,
+    SectionOut,
+)
+
+router = Router(tags=["lessons"])
+
+
+@router.get("/lessons", response=list[LessonOut])
+def lessons_list(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
+    return services.lessons_for_user(user=request.user).prefetch_related("classes")
+
+
+@router.post("/lessons", response={201: LessonDetailOut})
+def lessons_create(request: AuthenticatedRequest, payload: LessonIn):  # type: ignore[no-untyped-def]
+    if not request.user.is_teacher:
+        raise PermissionDenied(_("Only teachers can create lessons."))
+    topic = Topic.objects.leaves().filter(code=payload.topic).first()
+    if topic is None:
+        raise ValidationError({"topic": _("Choose a topic from the list.")}, code="topic")
+    lesson = services.lesson_create(
+        teacher=request.user,
+        topic=topic,
+        title=payload.title,
+        duration_minutes=payload.duration_minutes,
+        language=payload.language,
+    )
+    return Status(201, lesson)
+
+
+@router.get("/lessons/{lesson_id}", response=LessonDetailOut)
+def lessons_detail(request: AuthenticatedRequest, lesson_id: int):  # type: ignore[no-untyped-def]
+    return services.lesson_get_visible(user=request.user, pk=lesson_id)
+
+
+@router.put(
+    "/lessons/{lesson_id}/sections/{section_id}", response={200: SectionOut, 409: ConflictOut}
+)
+def lessons_section_update(  # type: ignore[no-untyped-def]
+    request: AuthenticatedRequest, lesson_id: int, section_id: int, payload: SectionIn
+):
+    section = services.section_get_for_owner(user=request.user, lesson_pk=lesson_id, pk=section_id)
+    try:
+        return services.lesson_section_update(
+            section=section,
+            user=request.user,
+            body=payload.body,
+            title=payload.title,
+            base_revision=payload.revision,
+        )
+    except services.SectionConflict as conflict:
+        return Status(
+            409,
+            {
+                "detail": _(
+                    "The section was changed after revision %(revision)s. Read it again and "
+                    "send your change based on its current revision."
+                )
+                % {"revision": payload.revision},
+                "section": conflict.section,
+            },
+        )
+
+
+@router.post("/lessons/{lesson_id}/publish", response=LessonOut)
+def lessons_publish(request: AuthenticatedRequest, lesson_id: int, payload: PublishIn):  # type: ignore[no-untyped-def]
+    lesson = services.lesson_get_for_owner(user=request.user, pk=lesson_id)
+    classes = list(Classroom.objects.filter(pk__in=payload.classes))
+    if len(classes) != len(set(payload.classes)):
+        raise ValidationError({"classes": _("You can publish only to your own classes.")})
+    return services.lesson_publish(lesson=lesson, user=request.user, classes=classes)

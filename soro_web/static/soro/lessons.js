@@ -1,0 +1,112 @@
+// The lesson builder: drafts stream into the section as the model writes them. Without
+// JavaScript the draft form posts normally and the builder comes back with the result.
+(function () {
+  "use strict";
+  if (!window.fetch || !window.TextDecoder) return;
+
+  function refresh(section, part) {
+    if (!window.htmx) { window.location.reload(); return; }
+    var url = section.dataset.url;
+    if (part === "proposal") {
+      var target = section.querySelector(".proposal");
+      window.htmx.ajax("GET", url + "?part=proposal", {target: target, swap: "outerHTML"});
+    } else {
+      window.htmx.ajax("GET", url, {target: section, swap: "outerHTML"});
+    }
+  }
+
+  function draft(form) {
+    var section = form.closest(".lesson-section");
+    if (!section || section.dataset.drafting) return;
+    var stream = section.querySelector("[data-stream]");
+    var errorBox = section.querySelector("[data-error]");
+    var button = form.querySelector("button[type=submit]");
+    var stop = form.querySelector("[data-stop]");
+    var label = button.textContent;
+    var controller = window.AbortController ? new AbortController() : null;
+    var pieces = 0;
+    var buffered = "";
+    var decoder = new TextDecoder();
+    section.dataset.drafting = "1";
+    button.disabled = true;
+    button.textContent = button.dataset.labelBusy || label;
+    errorBox.hidden = true;
+    stream.textContent = "";
+    stream.dataset.pieces = "0";
+    if (stop && controller) {
+      stop.hidden = false;
+      stop.onclick = function () { controller.abort(); };
+    }
+
+    function fail(message) {
+      // Model output and messages are text, never HTML: textContent escapes them.
+      errorBox.textContent = message;
+      errorBox.hidden = false;
+      var insert = section.querySelector("[data-insert]");
+      var ungrounded = form.querySelector("input[name=ungrounded]");
+      if (ungrounded) ungrounded.focus(); else if (insert) insert.focus();
+    }
+
+    function show(event) {
+      if (event.type === "start") {
+        stream.hidden = false;
+      } else if (event.type === "text") {
+        stream.textContent += event.text;
+        pieces += 1;
+        stream.dataset.pieces = String(pieces);
+      } else if (event.type === "no_passages" || event.type === "error") {
+        fail(event.message);
+        if (event.kept) refresh(section, "proposal");  // what arrived waits as a proposal
+      } else if (event.type === "saved") {
+        if (event.message) fail(event.message);
+        section.dataset.saved = event.mode;
+        if (event.mode === "body") {
+          refresh(section, "section");
+        } else {
+          stream.hidden = true;
+          refresh(section, "proposal");
+        }
+      }
+    }
+
+    fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
+                        headers: {"Accept": "application/x-ndjson"},
+                        signal: controller ? controller.signal : undefined})
+      .then(function (response) {
+        if (!response.ok) {
+          return response.text().then(function () { fail(response.status + " " + response.statusText); });
+        }
+        var reader = response.body.getReader();
+        function pump() {
+          return reader.read().then(function (chunk) {
+            if (chunk.done) return;
+            buffered += decoder.decode(chunk.value, {stream: true});
+            var lines = buffered.split("\n");
+            buffered = lines.pop();
+            lines.forEach(function (line) { if (line) show(JSON.parse(line)); });
+            return pump();
+          });
+        }
+        return pump();
+      })
+      .catch(function (error) {
+        if (error.name !== "AbortError") { fail(String(error)); return; }
+        // Stopped: the server keeps what arrived as a proposal once it notices.
+        window.setTimeout(function () { refresh(section, "proposal"); }, 1500);
+      })
+      .then(function () {
+        if (stop) stop.hidden = true;
+        delete section.dataset.drafting;
+        button.disabled = false;
+        button.textContent = label;
+      });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form && form.matches && form.matches("form[data-draft]")) {
+      event.preventDefault();
+      draft(form);
+    }
+  });
+})();
