@@ -373,6 +373,9 @@ def lesson_delete(*, lesson: Lesson, user: Any) -> None:
 @transaction.atomic
 def section_proposal_accept(*, section: LessonSection, user: Any) -> LessonSection:
     """Replace the section's text with the proposed one (the history keeps the old text)."""
+    # Re-read under a row lock: the caller's copy may predate another tab's autosave, and
+    # saving it would put back the old text and reuse a revision number.
+    section = _section_locked(section)
     if not section.proposal:
         return section
     section.body = section.proposal
@@ -400,6 +403,11 @@ def section_proposal_discard(*, section: LessonSection, user: Any) -> LessonSect
     return section
 
 
+def _section_locked(section: LessonSection) -> LessonSection:
+    """The section as it is in the database now, locked until the transaction ends."""
+    return LessonSection.objects.select_for_update().select_related("lesson").get(pk=section.pk)
+
+
 def _clear_proposal(section: LessonSection) -> None:
     section.proposal, section.proposal_citations, section.proposal_is_grounded = "", [], True
     section.proposal_is_expected_language = None
@@ -409,6 +417,7 @@ def _clear_proposal(section: LessonSection) -> None:
 def section_insert_passages(*, section: LessonSection, user: Any) -> LessonSection:
     """Append the topic's best textbook passages, each with its citation, to the section:
     a starting text when the model cannot help. Nothing already written is replaced."""
+    section = _section_locked(section)
     lesson = section.lesson
     passages = lesson_passages(lesson=lesson, user=user)[:INSERT_PASSAGES]
     if not passages:

@@ -345,10 +345,10 @@ def section_proposal(request: AuthenticatedRequest, pk: int, section_pk: int) ->
     accepted = False
     if form.is_valid():
         if form.cleaned_data["action"] == "accept":
-            services.section_proposal_accept(section=section, user=request.user)
+            section = services.section_proposal_accept(section=section, user=request.user)
             accepted = True
         else:
-            services.section_proposal_discard(section=section, user=request.user)
+            section = services.section_proposal_discard(section=section, user=request.user)
     if request.htmx:
         part = "section" if accepted else "proposal"
         return render(request, f"{BUILDER}#{part}", _section_context(section))
@@ -364,7 +364,7 @@ def section_insert_passages(
     section = services.section_get_for_owner(user=request.user, lesson_pk=pk, pk=section_pk)
     error = ""
     try:
-        services.section_insert_passages(section=section, user=request.user)
+        section = services.section_insert_passages(section=section, user=request.user)
     except ValidationError as failure:
         error = " ".join(failure.messages)
     if request.htmx:

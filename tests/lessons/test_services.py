@@ -373,3 +373,34 @@ def test_drafting_through_a_model_server_and_when_it_is_busy(
     prompt = state.requests[-1]["messages"][-1]["content"]
     assert prompt.startswith("[1] ") and "Муодилаи хаттӣ" in prompt  # passages, then the task
     assert LessonSection.objects.get(pk=objectives.pk).body == ""  # not Tajik: only proposed
+
+
+def test_inserting_passages_from_a_stale_copy_keeps_the_other_tabs_text(
+    lesson: Lesson, people: People, textbook
+) -> None:  # type: ignore[no-untyped-def]
+    stale = section(lesson, Kind.OBJECTIVES)
+    services.lesson_section_update(
+        section=section(lesson, Kind.OBJECTIVES),
+        user=people.teacher,
+        body="Матни варақаи дигар",
+        base_revision=stale.revision,
+    )
+    services.section_insert_passages(section=stale, user=people.teacher)
+    saved = LessonSection.objects.get(pk=stale.pk)
+    assert saved.body.startswith("Матни варақаи дигар\n\n")
+    assert saved.revision == stale.revision + 2  # one per change, never reused
+
+
+def test_accepting_a_proposal_from_a_stale_copy_bumps_the_current_revision(
+    lesson: Lesson, people: People
+) -> None:
+    current = section(lesson, Kind.OBJECTIVES)
+    current.proposal = "Пешниҳод"
+    current.save()
+    stale = section(lesson, Kind.OBJECTIVES)
+    services.lesson_section_update(
+        section=current, user=people.teacher, body="Таҳрир", base_revision=current.revision
+    )
+    services.section_proposal_accept(section=stale, user=people.teacher)
+    saved = LessonSection.objects.get(pk=stale.pk)
+    assert (saved.body, saved.revision) == ("Пешниҳод", stale.revision + 2)

@@ -62,7 +62,7 @@ def test_the_builder_shows_sections_and_passages(people: People, lesson, textboo
     assert page.count('class="lesson-section"') == 14
     assert "Мақсадҳои дарс" in page and "Порчаҳои китоби дарсӣ" in page
     assert "Алгебра 7, саҳ." in page  # a passage with its citation, beside the editor
-    assert 'hx-trigger="input delay:800ms, submit"' in page and "soro/lessons.js" in page
+    assert 'hx-trigger="input delay:800ms, change, submit"' in page and "soro/lessons.js" in page
 
 
 def test_autosave_with_and_without_htmx(people: People, lesson) -> None:  # type: ignore[no-untyped-def]
@@ -283,3 +283,54 @@ def test_deleting_a_lesson(people: People, lesson) -> None:  # type: ignore[no-u
     response = client.post(url("lesson_delete", lesson), **HX)
     assert response.status_code == 200 and response["HX-Redirect"] == reverse("lessons:lesson_list")
     assert not Lesson.objects.exists()
+
+
+OWNER_ONLY_SECTION_ROUTES = [
+    "section_update",
+    "section_remove",
+    "section_move",
+    "section_draft",
+    "section_proposal",
+    "section_insert",
+]
+OWNER_ONLY_LESSON_ROUTES = ["lesson_update", "section_add", "lesson_publish", "lesson_delete"]
+
+
+def test_a_colleague_who_can_read_a_published_lesson_cannot_change_it(
+    people: People, lesson
+) -> None:  # type: ignore[no-untyped-def]
+    # A same-school colleague sees the published lesson in the library, so only the owner
+    # check stands between them and the teacher's text.
+    colleague = client_for(TeacherFactory(school=people.teacher.school))
+    lesson_publish(lesson=lesson, user=people.teacher, classes=[people.classroom])
+    assert colleague.get(url("lesson_view", lesson)).status_code == 200
+    section = objectives(lesson)
+    before = (section.body, section.revision, lesson.sections.count())
+    for name in OWNER_ONLY_LESSON_ROUTES:
+        assert colleague.post(url(name, lesson), {"title": "x"}).status_code in {403, 404}, name
+    for name in OWNER_ONLY_SECTION_ROUTES:
+        response = colleague.post(
+            url(name, lesson, section), {"title": "x", "body": "x", "revision": 1}
+        )
+        assert response.status_code in {403, 404}, name
+    assert colleague.get(url("lesson_builder", lesson)).status_code in {403, 404}
+    assert colleague.get(url("lesson_history", lesson)).status_code in {403, 404}
+    section.refresh_from_db()
+    assert (section.body, section.revision, lesson.sections.count()) == before
+    assert Lesson.objects.get(pk=lesson.pk).status == "published"
+
+
+def test_a_section_of_another_lesson_is_not_found_under_this_one(
+    people: People, lesson, topic
+) -> None:  # type: ignore[no-untyped-def]
+    from soro_web.lessons.services import lesson_create
+
+    other = lesson_create(teacher=people.teacher, topic=topic)
+    foreign = objectives(other)
+    client = client_for(people.teacher)
+    for name in OWNER_ONLY_SECTION_ROUTES:
+        response = client.post(
+            url(name, lesson, foreign), {"title": "x", "body": "x", "revision": 1}
+        )
+        assert response.status_code == 404, name
+    assert objectives(other).body == ""

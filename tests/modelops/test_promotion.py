@@ -39,7 +39,8 @@ def test_a_candidate_without_evaluation_is_refused_and_nothing_changes(
 
 def test_the_active_version_needs_numbers_too(tiny_version, candidate) -> None:  # type: ignore[no-untyped-def]
     store_evaluation(candidate, tajik=0.9, english=0.9)
-    decision = promotion_gate(candidate=candidate, active=tiny_version)
+    with translation.override("en"):
+        decision = promotion_gate(candidate=candidate, active=tiny_version)
     assert not decision.is_allowed
     assert any("tiny has no evaluation on tajik_suite" in reason for reason in decision.reasons)
 
@@ -74,7 +75,8 @@ def test_english_retention_below_the_share_is_refused_until_the_setting_allows_i
 def test_results_on_different_benchmark_contents_are_not_compared(tiny_version, candidate) -> None:  # type: ignore[no-untyped-def]
     store_evaluation(tiny_version, tajik=0.40, english=0.50, checksum="a" * 64)
     store_evaluation(candidate, tajik=0.45, english=0.50, checksum="b" * 64)
-    decision = promotion_gate(candidate=candidate, active=tiny_version)
+    with translation.override("en"):
+        decision = promotion_gate(candidate=candidate, active=tiny_version)
     assert not decision.is_allowed
     assert "different contents" in " ".join(decision.reasons)
 

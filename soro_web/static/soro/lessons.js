@@ -2,6 +2,25 @@
 // JavaScript the draft form posts normally and the builder comes back with the result.
 (function () {
   "use strict";
+  // An autosave that never reached the server (no connection, the section is gone) must not
+  // keep showing "Saved": say so, keep the text in the page, and warn before leaving it.
+  function unsaved(event) {
+    var form = event.target && event.target.closest && event.target.closest(".section-form");
+    if (!form) return;
+    var state = document.getElementById(form.id.replace("form-", "save-"));
+    if (state) {
+      state.textContent = form.dataset.unsaved;
+      state.className = "save-state error";
+    }
+    window.onbeforeunload = function () { return form.dataset.unsaved; };
+  }
+  document.addEventListener("htmx:responseError", unsaved);
+  document.addEventListener("htmx:sendError", unsaved);
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target && event.target.closest && event.target.closest(".section-form");
+    if (form && event.detail && event.detail.successful) window.onbeforeunload = null;
+  });
+
   if (!window.fetch || !window.TextDecoder) return;
 
   function refresh(section, part) {
