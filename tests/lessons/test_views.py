@@ -62,7 +62,7 @@ def test_the_builder_shows_sections_and_passages(people: People, lesson, textboo
     assert page.count('class="lesson-section"') == 14
     assert "Мақсадҳои дарс" in page and "Порчаҳои китоби дарсӣ" in page
     assert "Алгебра 7, саҳ." in page  # a passage with its citation, beside the editor
-    assert 'hx-trigger="input delay:800ms, change, submit"' in page and "soro/lessons.js" in page
+    assert 'hx-trigger="input delay:800ms, submit"' in page and "soro/lessons.js" in page
 
 
 def test_autosave_with_and_without_htmx(people: People, lesson) -> None:  # type: ignore[no-untyped-def]
