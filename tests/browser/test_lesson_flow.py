@@ -215,3 +215,22 @@ def test_a_section_edited_in_two_tabs_asks_which_text_stays(  # type: ignore[no-
     page.click(f"#conflict-{pk} [data-keep=theirs]")
     page.wait_for_function(f"document.querySelector('#body-{pk}').value === 'Матн аз варақаи дуюм'")
     assert lesson.sections.get(kind="objectives").body == "Матн аз варақаи дуюм"
+
+
+def test_typing_is_saved_before_a_button_redraws_the_sections(  # type: ignore[no-untyped-def]
+    page,
+    people: People,
+    topic,  # noqa: F811
+) -> None:
+    from soro_web.lessons.services import lesson_create
+
+    lesson = lesson_create(teacher=people.teacher, topic=topic)
+    sign_in(page, "teacher")
+    page.goto(f"/lessons/{lesson.pk}/edit/")
+    pk = section_id(page, "objectives")
+    page.fill(f"#body-{pk}", "Навишта пеш аз ҷойивазкунӣ")
+    # At once, well inside the 800 ms autosave delay: move the section down.
+    page.click(f"#section-{pk} button[value=down]")
+    page.wait_for_function(f"document.querySelectorAll('.lesson-section')[1].id === 'section-{pk}'")
+    assert lesson.sections.get(kind="objectives").body == "Навишта пеш аз ҷойивазкунӣ"
+    assert page.input_value(f"#body-{pk}") == "Навишта пеш аз ҷойивазкунӣ"

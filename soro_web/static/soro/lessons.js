@@ -18,7 +18,45 @@
   document.addEventListener("htmx:sendError", unsaved);
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.target && event.target.closest && event.target.closest(".section-form");
-    if (form && event.detail && event.detail.successful) window.onbeforeunload = null;
+    if (form && event.detail && event.detail.successful) {
+      window.onbeforeunload = null;
+      delete form.dataset.dirty;
+    }
+  });
+
+  // Typing is saved 800 ms after the last key. A button that redraws sections (move, add,
+  // remove, use this text, insert passages) would drop that pending save with the old form,
+  // so unsaved sections are saved first and the button's request follows.
+  function sectionForm(element) {
+    return element && element.closest ? element.closest(".section-form") : null;
+  }
+  document.addEventListener("input", function (event) {
+    var form = sectionForm(event.target);
+    if (form) form.dataset.dirty = "1";
+  });
+  document.addEventListener("htmx:confirm", function (event) {
+    var source = event.target;
+    if (!window.htmx || sectionForm(source)) return;
+    if (source.closest && source.closest("[id^=conflict-]")) return;
+    var dirty = Array.prototype.filter.call(
+      document.querySelectorAll(".section-form[data-dirty]"),
+      function (form) {
+        var conflict = document.getElementById(form.id.replace("form-", "conflict-"));
+        return !(conflict && conflict.querySelector(".conflict"));
+      }
+    );
+    if (!dirty.length) return;
+    event.preventDefault();
+    var pending = dirty.length;
+    dirty.forEach(function (form) {
+      form.addEventListener("htmx:afterRequest", function done() {
+        form.removeEventListener("htmx:afterRequest", done);
+        pending -= 1;
+        if (pending === 0) event.detail.issueRequest();
+      });
+      delete form.dataset.dirty;
+      window.htmx.trigger(form, "submit");
+    });
   });
 
   if (!window.fetch || !window.TextDecoder) return;
