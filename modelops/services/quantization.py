@@ -23,8 +23,8 @@ LABELS = {
 }
 # Held-out Tajik texts scored for perplexity and top-1 agreement after quantizing.
 RETENTION_TEXTS = 24
-# GPTQ calibration on the CPU costs about 20 s per 256-token sample for the 270M model on
-# this kind of machine; 32 samples keep it to minutes (on a GPU use 128 or more).
+# GPTQ on two CPU cores: 32 samples of 256 tokens took 53 s idle, 608 s with other jobs
+# running (docs/decisions.md); use 128 or more on an idle machine or a GPU.
 CALIBRATION_SAMPLES = 32
 
 
