@@ -243,6 +243,27 @@ def test_fast_scorer_matches_full_forward(tiny: tuple[Any, Any]) -> None:
         assert result.total < 0
 
 
+def test_a_log_likelihood_computed_by_hand(tiny_model_dir: Path) -> None:
+    """With an output layer of zeros every logit is 0, so every token has probability
+    1/V and a continuation of n tokens scores exactly -n·ln V; the greedy flag is then
+    decided by ties (argmax picks token 0)."""
+    import math
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        model.get_output_embeddings().weight.zero_()
+    vocabulary = model.get_output_embeddings().weight.shape[0]
+    context, continuation = "Савол: Пойтахти Тоҷикистон?\nҶавоб:", " Душанбе"
+    _, continuation_ids = encode_pair(tokenizer, context, continuation)
+    [result] = loglikelihoods(model, tokenizer, [(context, continuation)])
+    assert result.token_count == len(continuation_ids) >= 1
+    assert result.total == pytest.approx(-len(continuation_ids) * math.log(vocabulary), abs=1e-3)
+    assert result.is_greedy is (set(continuation_ids) == {0})
+
+
 def test_encode_pair_moves_trailing_space_and_adds_bos(tiny: tuple[Any, Any]) -> None:
     _, tokenizer = tiny
     context_ids, continuation_ids = encode_pair(tokenizer, "Савол: ?\nҶавоб: ", "Душанбе")
