@@ -27,8 +27,6 @@ import argparse
 import datetime
 import logging
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +42,7 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from benchmarks.machine import cpu_name, load_average
 from modelops.evaluation import BenchmarkItem, build_prompt, encode_pair, load_benchmark
 from modelops.evaluation.scoring import TARGET_DELIMITER, ItemScore, score_items
 
@@ -60,21 +59,6 @@ class Run:
     predictions: list[int]  # acc: argmax of the sums
     predictions_norm: list[int]  # acc_norm: argmax of sum / characters
     load: str  # one-minute load average before and after
-
-
-def cpu_name() -> str:
-    try:
-        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor()
-    for line in output.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
-def load_average() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def spread_over_domains(items: Sequence[BenchmarkItem], count: int) -> list[BenchmarkItem]:

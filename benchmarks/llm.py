@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -34,6 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 from transformers import AutoModelForCausalLM, DynamicCache
 
+from benchmarks.machine import cpu_name, load_average
 from modelops.llm import gemma
 from modelops.llm.local import LocalEngine, loaded_model
 from modelops.llm.types import ChatMessage, GenerationParams
@@ -49,21 +48,6 @@ ENGLISH = (
     "university entrance exam by practising mathematics, physics and literature. "
 )
 NEW_TOKENS = 64
-
-
-def cpu_name() -> str:
-    try:
-        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor()
-    for line in output.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
-def load_average() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def prompt_of(engine: LocalEngine, target: int) -> list[ChatMessage]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -12,7 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from modelops.forms import PlaygroundForm
 from modelops.llm.types import ChatMessage, GenerationParams
 from modelops.services import generation_stream, model_health
-from soro_web.http import AuthenticatedRequest
+from soro_web.http import AuthenticatedRequest, ndjson_response
 from soro_web.permissions import staff_required
 
 
@@ -58,18 +55,6 @@ def playground(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-def _ndjson(events: Iterator[dict]) -> Iterator[bytes]:
-    try:
-        for event in events:
-            yield (json.dumps(event, ensure_ascii=False) + "\n").encode()
-    finally:
-        # The browser left or pressed stop: stop the model and record it now, not whenever
-        # the garbage collector gets to the generator.
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
-
-
 @staff_required
 @require_POST
 def playground_stream(request: AuthenticatedRequest) -> HttpResponse | StreamingHttpResponse:
@@ -81,7 +66,4 @@ def playground_stream(request: AuthenticatedRequest) -> HttpResponse | Streaming
     events = generation_stream(
         messages=messages, params=params, purpose="playground", user=request.user
     )
-    response = StreamingHttpResponse(_ndjson(events), content_type="application/x-ndjson")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass each piece on at once
-    return response
+    return ndjson_response(events)

@@ -6,8 +6,6 @@ posts normally and the page comes back whole.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -23,7 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from soro_web.curriculum.models import Topic
 from soro_web.forms import form_add_validation_error
-from soro_web.http import AuthenticatedRequest
+from soro_web.http import AuthenticatedRequest, ndjson_response
 from soro_web.lessons import services
 from soro_web.lessons.forms import (
     CurriculumFilterForm,
@@ -286,17 +284,6 @@ def section_move(request: AuthenticatedRequest, pk: int, section_pk: int) -> Htt
     return _to_section(section)
 
 
-def _ndjson(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    try:
-        for event in events:
-            yield (json.dumps(event, ensure_ascii=False) + "\n").encode()
-    finally:
-        # The browser left: stop the model now, not whenever the collector gets to it.
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
-
-
 @role_required("teacher")
 @require_POST
 def section_draft(
@@ -319,10 +306,7 @@ def section_draft(
         allow_ungrounded=form.cleaned_data["ungrounded"],
     )
     if streaming:
-        response = StreamingHttpResponse(_ndjson(events), content_type="application/x-ndjson")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"  # nginx: pass each piece on at once
-        return response
+        return ndjson_response(events)
     for event in events:
         if event["type"] == "saved":
             if event.get("message"):
