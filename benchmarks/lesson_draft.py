@@ -135,14 +135,11 @@ def prompt_tokens(section: LessonSection, user: User) -> int | None:
     if count is None:
         return None
     passages = services.lesson_passages(lesson=section.lesson, user=user)
-    context = [
-        services._trim(p.text, services.DRAFT_PASSAGE_WORDS)
-        for p in passages[: services.DRAFT_PASSAGES]
-    ]
+    prompt = services.draft_prompt(section=section, passages=passages[: services.DRAFT_PASSAGES])
     plan = client.plan(  # type: ignore[attr-defined]
-        services.draft_messages(section=section),
+        list(prompt.messages),
         GenerationParams(max_new_tokens=services.DRAFT_MAX_NEW_TOKENS["*"]),
-        context=context,
+        context=list(prompt.context),
     )
     return int(count(list(plan.messages)))
 

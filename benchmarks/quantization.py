@@ -41,13 +41,16 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from modelops.quantization import (
     QuantizationResult,
     RetentionResult,
-    demo_textbook_split,
     load_fake_quantized,
     perplexity_and_agreement,
     quantize_checkpoint,
+    text_split,
 )
 
 MB = 1_000_000
+DEMO_TEXTS = sorted(
+    (Path(__file__).resolve().parents[1] / "tutoring" / "data" / "textbooks").glob("*.md")
+)
 
 
 def _bf16_storage_reference(model_dir: Path) -> PreTrainedModel:
@@ -133,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"load average before: {os.getloadavg()}; torch threads: {torch.get_num_threads()}")
-    split = demo_textbook_split(words_per_text=args.words)
+    split = text_split(DEMO_TEXTS, words_per_text=args.words)
     print(
         f"demo textbooks: {len(split.calibration)} calibration and {len(split.held_out)} "
         f"held-out chunks of {args.words} words"

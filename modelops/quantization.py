@@ -29,7 +29,6 @@ import math
 import os
 import re
 import shutil
-import struct
 import time
 import unicodedata
 import uuid
@@ -38,6 +37,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from modelops.checkpoints import directory_size, tensor_bytes, weights_size
 
 if TYPE_CHECKING:
     import torch
@@ -68,9 +69,6 @@ _SERVING_FILES = (
     "chat_template.jinja",
     "generation_config.json",
 )
-
-#: The demo textbooks (Tajik), the default calibration and held-out text.
-DEMO_TEXTBOOKS_DIR = Path(__file__).resolve().parents[1] / "tutoring" / "data" / "textbooks"
 
 
 class QuantizationError(Exception):
@@ -191,37 +189,16 @@ def split_calibration_held_out(texts: Sequence[str], *, held_out_every: int = 5)
     return TextSplit(calibration=calibration, held_out=held_out)
 
 
-def demo_textbook_split(*, words_per_text: int = 90, held_out_every: int = 5) -> TextSplit:
-    """The demo textbooks (:data:`DEMO_TEXTBOOKS_DIR`) split for calibration and held-out
-    evaluation."""
-    paths = sorted(DEMO_TEXTBOOKS_DIR.glob("*.md"))
-    texts = tajik_texts_from_markdown(paths, words_per_text=words_per_text)
+def text_split(
+    paths: Iterable[Path], *, words_per_text: int = 90, held_out_every: int = 5
+) -> TextSplit:
+    """Tajik Markdown or text files (the demo textbooks by default, see the setting
+    ``SORO_TAJIK_TEXT_DIR``) split for calibration and held-out evaluation."""
+    texts = tajik_texts_from_markdown(sorted(paths), words_per_text=words_per_text)
     return split_calibration_held_out(texts, held_out_every=held_out_every)
 
 
 # --- sizes -------------------------------------------------------------------------------
-
-
-def _directory_size(directory: Path) -> int:
-    return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
-
-
-def _tensor_bytes(directory: Path) -> dict[str, int]:
-    """Tensor name -> stored bytes, read from the safetensors headers (no tensor loaded)."""
-    sizes: dict[str, int] = {}
-    for path in sorted(directory.glob("*.safetensors")):
-        with path.open("rb") as handle:
-            (length,) = struct.unpack("<Q", handle.read(8))
-            header = json.loads(handle.read(length))
-        for name, info in header.items():
-            if name != "__metadata__":
-                start, end = info["data_offsets"]
-                sizes[name] = end - start
-    return sizes
-
-
-def _weights_size(directory: Path) -> int:
-    return sum(path.stat().st_size for path in directory.glob("*.safetensors"))
 
 
 def _bytes_under(sizes: dict[str, int], prefixes: set[str]) -> int:
@@ -488,7 +465,7 @@ def quantize_checkpoint(
                 f"{partial / 'config.json'}; nothing was registered."
             )
         report("measuring", 0.95)
-        before, after = _tensor_bytes(source), _tensor_bytes(partial)
+        before, after = tensor_bytes(source), tensor_bytes(partial)
         quantized = {name.rsplit(".", 1)[0] for name in after if name.endswith(".weight_scale")}
         result = QuantizationResult(
             scheme=scheme,
@@ -498,10 +475,10 @@ def quantize_checkpoint(
             group_size=INT4_GROUP_SIZE if scheme == "int4" else None,
             source=source,
             output=output,
-            size_bytes=_directory_size(partial),
-            parent_size_bytes=_directory_size(source),
-            weights_bytes=_weights_size(partial),
-            parent_weights_bytes=_weights_size(source),
+            size_bytes=directory_size(partial),
+            parent_size_bytes=directory_size(source),
+            weights_bytes=weights_size(partial),
+            parent_weights_bytes=weights_size(source),
             linear_bytes_before=_bytes_under(before, quantized),
             linear_bytes_after=_bytes_under(after, quantized),
             embedding_bytes_before=_embedding_bytes(before),

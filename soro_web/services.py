@@ -73,7 +73,8 @@ def health_report() -> dict[str, Any]:
 
 def dashboard_staff_summary() -> dict[str, int]:
     from soro_web.accounts.models import Classroom, School, User
-    from soro_web.curriculum.models import Textbook, Topic
+    from soro_web.curriculum.models import Topic
+    from tutoring.models import Textbook
 
     return {
         "schools": School.objects.count(),

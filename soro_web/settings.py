@@ -14,7 +14,6 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 from soro_web.env import (
     env_bool,
@@ -25,6 +24,7 @@ from soro_web.env import (
     env_url,
     secret_key_from_env_or_file,
 )
+from soro_web.languages import Language
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SORO_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var").resolve()
@@ -165,7 +165,7 @@ SORO_JOIN_CODE_DAYS = env_int("SORO_JOIN_CODE_DAYS", 30, minimum=1)
 # --- Language -------------------------------------------------------------------------------
 
 LANGUAGE_CODE = "tg"
-LANGUAGES = [("tg", _("Tajik")), ("ru", _("Russian")), ("en", _("English"))]
+LANGUAGES = Language.choices
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Dushanbe")
@@ -246,6 +246,11 @@ SORO_LLM_MODEL = env_str("SORO_LLM_MODEL", None)
 SORO_LLM_TIMEOUT = env_float("SORO_LLM_TIMEOUT", 120.0, minimum=1.0)
 SORO_LLM_MAX_WAITING = env_int("SORO_LLM_MAX_WAITING", 4, minimum=0)
 SORO_MODELS_DIR = Path(env_str("SORO_MODELS_DIR", str(VAR_DIR / "models")) or "").resolve()
+# Tajik prose (Markdown or text files) that calibrates quantization and measures tokenizer
+# fertility: by default the demo textbooks shipped with the platform.
+SORO_TAJIK_TEXT_DIR = Path(
+    env_str("SORO_TAJIK_TEXT_DIR", str(BASE_DIR / "tutoring" / "data" / "textbooks")) or ""
+).resolve()
 
 # --- Evaluation and the promotion gate ------------------------------------------------------
 

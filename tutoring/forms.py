@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from soro_web.curriculum.models import Grade, Subject
+from soro_web.languages import Language
 
 
 class TextbookUploadForm(forms.Form):
@@ -15,7 +16,7 @@ class TextbookUploadForm(forms.Form):
     grade = forms.ModelChoiceField(label=_("Grade"), queryset=Grade.objects.all())
     language = forms.ChoiceField(
         label=_("Language"),
-        choices=[("tg", _("Tajik")), ("ru", _("Russian")), ("en", _("English"))],
+        choices=Language.choices,
     )
     file = forms.FileField(
         label=_("File (PDF, DOCX, Markdown or text)"),

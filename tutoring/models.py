@@ -1,10 +1,108 @@
-"""Textbook passages and the ingestion jobs that produce them."""
+"""Textbooks, their editions (one ingestion of a file each) and passages."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from soro_web.languages import Language
+
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
+
+
+class TextbookQuerySet(models.QuerySet["Textbook"]):
+    def searchable(self) -> TextbookQuerySet:
+        """Textbooks with a current (ready) edition."""
+        return self.filter(editions__is_current=True).distinct()
+
+    def visible_to(self, user: User) -> TextbookQuerySet:
+        """Staff see every textbook. Teachers see the national ones and their school's
+        uploads; students those of their classes' subject and grade, national or from their
+        classes' schools."""
+        if user.is_staff:
+            return self
+        if user.is_teacher:
+            return self.filter(Q(school__isnull=True) | Q(school_id=user.school_id))
+        enrollments = list(
+            user.enrollments.values_list(
+                "classroom__school_id", "classroom__subject_id", "classroom__grade_id"
+            )
+        )
+        schools = {school_id for school_id, _subject, _grade in enrollments}
+        pairs = Q(pk__in=[])
+        for _school, subject_id, grade_id in enrollments:
+            pairs |= Q(subject_id=subject_id, grade_id=grade_id)
+        return self.filter(Q(school__isnull=True) | Q(school_id__in=schools)).filter(pairs)
+
+
+class Textbook(models.Model):
+    """A book teachers and students read: national (added by administrators) or a school's
+    own upload. Its text lives in the current :class:`TextbookEdition`."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("uploaded")
+        PROCESSING = "processing", _("processing")
+        READY = "ready", _("ready")
+        FAILED = "failed", _("failed")
+
+    Language = Language
+
+    title = models.CharField(_("title"), max_length=300)
+    subject = models.ForeignKey(
+        "curriculum.Subject",
+        on_delete=models.PROTECT,
+        related_name="textbooks",
+        verbose_name=_("subject"),
+    )
+    grade = models.ForeignKey(
+        "curriculum.Grade",
+        on_delete=models.PROTECT,
+        related_name="textbooks",
+        verbose_name=_("grade"),
+    )
+    language = models.CharField(
+        _("language"), max_length=5, choices=Language.choices, default=Language.TAJIK
+    )
+    file = models.FileField(_("file"), upload_to="textbooks/%Y/", blank=True)
+    # Empty for the national textbooks administrators add; a teacher's upload belongs to
+    # their school and is seen only there.
+    school = models.ForeignKey(
+        "accounts.School",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="textbooks",
+        verbose_name=_("school"),
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.UPLOADED
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = TextbookQuerySet.as_manager()
+
+    class Meta:
+        # The table keeps the name it had when textbooks belonged to the curriculum app.
+        db_table = "curriculum_textbook"
+        ordering = ["subject__order", "grade__number", "title"]
+        verbose_name = _("textbook")
+        verbose_name_plural = _("textbooks")
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class TextbookEdition(models.Model):
@@ -22,7 +120,7 @@ class TextbookEdition(models.Model):
         FAILED = "failed", _("failed")
 
     textbook = models.ForeignKey(
-        "curriculum.Textbook",
+        Textbook,
         on_delete=models.CASCADE,
         related_name="editions",
         verbose_name=_("textbook"),
@@ -86,7 +184,7 @@ class Passage(models.Model):
         verbose_name=_("edition"),
     )
     textbook = models.ForeignKey(
-        "curriculum.Textbook",
+        Textbook,
         on_delete=models.CASCADE,
         related_name="passages",
         verbose_name=_("textbook"),

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelops.checkpoints import directory_size, file_sha256, weights_sha256
 from modelops.llm.types import ModelUnavailable
 
 if TYPE_CHECKING:
@@ -99,14 +100,6 @@ def stop_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
 
 
 # --- the packaged GGUF ---------------------------------------------------------------
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(4 * 1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def default_cache_dir() -> Path:
@@ -248,7 +241,7 @@ def cached_gguf_tokenizer(gguf_path: Path, cache_dir: Path | None = None) -> Pat
     tokenizer loads in about 2 s. Keyed by the file's sha256 so a new file never meets an
     old tokenizer.
     """
-    digest = _sha256_file(gguf_path)
+    digest = file_sha256(gguf_path)
     directory = (cache_dir or default_cache_dir()) / "tokenizers" / digest[:16]
     if (directory / "tokenizer.json").is_file():
         return directory
@@ -286,19 +279,6 @@ def _configure_generation(model: PreTrainedModel, tokenizer: PreTrainedTokenizer
     config.bos_token_id = tokenizer.bos_token_id
     config.pad_token_id = tokenizer.pad_token_id
     config.do_sample = False
-
-
-def _weights_digest(directory: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(directory.glob("*.safetensors")):
-        with path.open("rb") as handle:
-            for block in iter(lambda h=handle: h.read(4 * 1024 * 1024), b""):  # type: ignore[misc]
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def _directory_size(directory: Path) -> int:
-    return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
 
 
 def _check_logits(
@@ -395,8 +375,8 @@ def import_gguf(
         report("checking reloaded logits", 0.7)
         prompt_tokens, difference = _check_logits(model, tokenizer, partial)
         report("computing checksum", 0.9)
-        digest = _weights_digest(partial)
-        size = _directory_size(partial)
+        digest = weights_sha256(partial)
+        size = directory_size(partial)
         _publish(partial, out_dir)
     finally:
         shutil.rmtree(partial, ignore_errors=True)

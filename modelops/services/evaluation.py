@@ -27,7 +27,15 @@ from modelops.evaluation.metrics import ALL_ITEMS, bootstrap_interval, summarize
 from modelops.evaluation.scoring import ItemScore, score_items
 from modelops.evaluation.short_answer import ShortAnswerScore, score_short_answers
 from modelops.models import EvaluationResult, ModelRun, ModelVersion
-from modelops.services import Progress, _run_finish, _run_start, model_version_check_loads
+from modelops.services.registry import model_version_check_loads, tajik_text_paths
+from modelops.services.runs import (
+    Progress,
+    RunCancelled,
+    run_check_cancel,
+    run_finish,
+    run_report_progress,
+    run_start,
+)
 
 DEMO_BENCHMARKS_DIR = Path(__file__).resolve().parents[1] / "data" / "benchmarks"
 FERTILITY_GROUP = "tajik_text"
@@ -37,10 +45,6 @@ CHUNK_ITEMS = 8
 
 class EvaluationError(Exception):
     """An evaluation that cannot run; the message says what to do."""
-
-
-class RunCancelled(Exception):
-    """The administrator asked to stop the run."""
 
 
 @dataclass(frozen=True)
@@ -173,25 +177,13 @@ def model_load_for_evaluation(*, version: ModelVersion) -> tuple[Any, Any]:
 
 
 def tajik_reference_text() -> str:
-    """Tajik prose for the tokenizer's fertility: the demo textbooks (never changed by
-    training, so figures stay comparable between versions)."""
-    from tutoring.services import demo_textbooks
-
-    return "\n".join(path.read_text(encoding="utf-8") for path, _meta in demo_textbooks())
+    """Tajik prose for the tokenizer's fertility: the files of ``SORO_TAJIK_TEXT_DIR`` (the
+    demo textbooks by default, never changed by training, so figures stay comparable between
+    versions)."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in tajik_text_paths())
 
 
 # --- the run --------------------------------------------------------------------------------
-
-
-def _check_cancel(run: ModelRun) -> None:
-    if ModelRun.objects.filter(pk=run.pk, is_cancel_requested=True).exists():
-        raise RunCancelled
-
-
-def _report_progress(run: ModelRun, stage: str, fraction: float, progress: Progress | None) -> None:
-    ModelRun.objects.filter(pk=run.pk).update(progress=fraction, stage=stage[:200])
-    if progress:
-        progress(stage, fraction)
 
 
 def _summary_rows(
@@ -258,14 +250,14 @@ def model_evaluate(
         "version": version.name,
     }
     if run is None:
-        run = _run_start(
+        run = run_start(
             kind=ModelRun.Kind.EVALUATE, config=config, user=user, input_version=version
         )
     report = EvaluationReport(version.name, benchmark.name, checksum, shots, run_id=run.pk)
     started = time.perf_counter()
     try:
         examples, evaluated = fewshot_split(benchmark, shots)
-        _report_progress(run, "loading the model", 0.0, progress)
+        run_report_progress(run, "loading the model", 0.0, progress)
         model, tokenizer = model_load_for_evaluation(version=version)
         multiple_choice = [item for item in evaluated if item.is_multiple_choice]
         short = [item for item in evaluated if not item.is_multiple_choice]
@@ -273,25 +265,25 @@ def model_evaluate(
         choice_scores: list[ItemScore] = []
         answer_scores: list[ShortAnswerScore] = []
         for start in range(0, len(multiple_choice), CHUNK_ITEMS):
-            _check_cancel(run)
+            run_check_cancel(run)
             chunk = multiple_choice[start : start + CHUNK_ITEMS]
             choice_scores += score_items(
                 model, tokenizer, chunk, examples=examples, batch_size=batch_size
             )
-            _report_progress(run, "multiple-choice items", len(choice_scores) / total, progress)
+            run_report_progress(run, "multiple-choice items", len(choice_scores) / total, progress)
         for start in range(0, len(short), CHUNK_ITEMS):
-            _check_cancel(run)
+            run_check_cancel(run)
             chunk = short[start : start + CHUNK_ITEMS]
             answer_scores += score_short_answers(
                 model, tokenizer, chunk, examples=examples, batch_size=batch_size
             )
-            _report_progress(
+            run_report_progress(
                 run,
                 "short-answer items",
                 (len(choice_scores) + len(answer_scores)) / total,
                 progress,
             )
-        _check_cancel(run)
+        run_check_cancel(run)
         from modelops.evaluation.metrics import tokenizer_fertility
 
         report.rows = _summary_rows(evaluated, choice_scores, answer_scores)
@@ -335,12 +327,12 @@ def model_evaluate(
                 },
             }
             run.save(update_fields=["config"])
-            _run_finish(run, status=ModelRun.Status.SUCCEEDED)
+            run_finish(run, status=ModelRun.Status.SUCCEEDED)
     except RunCancelled:
-        _run_finish(run, status=ModelRun.Status.CANCELLED, log="cancelled by an administrator")
+        run_finish(run, status=ModelRun.Status.CANCELLED, log="cancelled by an administrator")
         raise
     except BaseException as error:  # a run is never left "running"
-        _run_finish(run, status=ModelRun.Status.FAILED, error=str(error))
+        run_finish(run, status=ModelRun.Status.FAILED, error=str(error))
         raise
     return report
 

@@ -65,7 +65,7 @@ def model_run_execute(*, run_id: int) -> None:
             finished_at=timezone.now(),
         )
         return
-    from modelops.services.evaluation import RunCancelled
+    from modelops.services.runs import RunCancelled
 
     try:
         if run.kind == ModelRun.Kind.EVALUATE:

@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 
 from modelops.evaluation.metrics import ALL_ITEMS
 from modelops.models import ModelRun, ModelVersion
-from modelops.services import _run_finish, _run_start, model_version_check_loads
+from modelops.services.registry import model_version_check_loads
+from modelops.services.runs import run_finish, run_start
 
 
 @dataclass
@@ -153,11 +154,11 @@ def model_version_promote(
         "by": username or _system_user(),
         "at": timezone.now().isoformat(),
     }
-    run = _run_start(kind=ModelRun.Kind.PROMOTE, config=config, user=user, input_version=version)
+    run = run_start(kind=ModelRun.Kind.PROMOTE, config=config, user=user, input_version=version)
     with transaction.atomic():
         ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
         ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
-        _run_finish(run, status=ModelRun.Status.SUCCEEDED, output=version)
+        run_finish(run, status=ModelRun.Status.SUCCEEDED, output=version)
     version.refresh_from_db()
     return version
 

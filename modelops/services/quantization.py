@@ -13,7 +13,15 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from modelops.models import ModelRun, ModelVersion
-from modelops.services import Progress, _run_finish, _run_start, model_version_check_loads
+from modelops.services.registry import model_version_check_loads, tajik_text_paths
+from modelops.services.runs import (
+    Progress,
+    RunCancelled,
+    run_check_cancel,
+    run_finish,
+    run_report_progress,
+    run_start,
+)
 
 SCHEMES = ("fp8", "int4")
 LABELS = {
@@ -101,24 +109,24 @@ def model_quantize(
     metrics. Nothing is registered and no directory is left when any step fails or the run
     is cancelled."""
     from modelops import quantization as core
-    from modelops.services.evaluation import RunCancelled, _check_cancel, _report_progress
 
     method, name = model_quantize_check(version=version, scheme=scheme, method=method, name=name)
     if calibration_paths:
         texts = core.tajik_texts_from_markdown(sorted(calibration_paths))
         split = core.split_calibration_held_out(texts)
     else:
-        split = core.demo_textbook_split()
+        split = core.text_split(tajik_text_paths())
     config = {
         "version": version.name,
         "scheme": scheme,
         "method": method,
         "name": name,
-        "calibration": [str(path) for path in calibration_paths or []] or "demo textbooks",
+        "calibration": [str(path) for path in calibration_paths or []]
+        or str(settings.SORO_TAJIK_TEXT_DIR),
         "calibration_samples": calibration_samples,
     }
     if run is None:
-        run = _run_start(
+        run = run_start(
             kind=ModelRun.Kind.QUANTIZE, config=config, user=user, input_version=version
         )
     else:
@@ -126,10 +134,10 @@ def model_quantize(
         run.save(update_fields=["config"])
     output = Path(settings.SORO_MODELS_DIR) / name
     try:
-        _check_cancel(run)
+        run_check_cancel(run)
 
         def quantize_progress(stage: str, fraction: float) -> None:
-            _report_progress(run, f"quantizing: {stage}", 0.7 * fraction, progress)
+            run_report_progress(run, f"quantizing: {stage}", 0.7 * fraction, progress)
 
         result = core.quantize_checkpoint(
             source=version.directory,
@@ -140,10 +148,10 @@ def model_quantize(
             max_calibration_samples=calibration_samples,
             progress=quantize_progress,
         )
-        _check_cancel(run)
-        _report_progress(run, "measuring retention on held-out Tajik text", 0.75, progress)
+        run_check_cancel(run)
+        run_report_progress(run, "measuring retention on held-out Tajik text", 0.75, progress)
         retention = _retention(version.directory, output, split.held_out[:RETENTION_TEXTS])
-        from modelops.llm.gemma import _weights_digest
+        from modelops.checkpoints import weights_sha256
 
         label = LABELS[(scheme, method)]
         metrics = {
@@ -176,20 +184,20 @@ def model_quantize(
                 quantization=label,
                 parameter_count=version.parameter_count,
                 size_bytes=result.size_bytes,
-                checksum=_weights_digest(output),
+                checksum=weights_sha256(output),
                 metrics=metrics,
             )
             run.config = {**run.config, **metrics}
             run.save(update_fields=["config"])
-            _run_finish(run, status=ModelRun.Status.SUCCEEDED, output=quantized)
+            run_finish(run, status=ModelRun.Status.SUCCEEDED, output=quantized)
     except RunCancelled:
         shutil.rmtree(output, ignore_errors=True)
-        _run_finish(run, status=ModelRun.Status.CANCELLED, log="cancelled by an administrator")
+        run_finish(run, status=ModelRun.Status.CANCELLED, log="cancelled by an administrator")
         raise
     except BaseException as error:
         if not ModelVersion.objects.filter(name=name).exists():
             shutil.rmtree(output, ignore_errors=True)
-        _run_finish(run, status=ModelRun.Status.FAILED, error=str(error))
+        run_finish(run, status=ModelRun.Status.FAILED, error=str(error))
         raise
     return quantized
 

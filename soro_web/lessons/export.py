@@ -38,7 +38,6 @@ DEFAULT_LABELS: Mapping[str, str] = {
     "duration": "Duration",
     "minutes": "min",
     "sources": "Sources",
-    "page": "p.",
     "ungrounded": "Drafted without textbook passages: check it before use.",
 }
 
@@ -54,8 +53,9 @@ _TOTAL_PAGES_ALIAS = "\x00nb"
 
 @dataclass(frozen=True)
 class CitationDoc:
-    book: str
-    page: int | None
+    """A source as printed: "Алгебра, саҳ. 3" (formatted by the caller, in its language)."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,9 @@ class EmptyLessonError(ValueError):
 
 
 @dataclass(frozen=True)
-class _Block:
+class TextBlock:
+    """A paragraph (its lines joined by "\n") or one bullet item."""
+
     kind: Literal["paragraph", "bullet"]
     text: str
 
@@ -94,7 +96,7 @@ class _Block:
 @dataclass(frozen=True)
 class _Section:
     title: str
-    blocks: tuple[_Block, ...]
+    blocks: tuple[TextBlock, ...]
     ungrounded_label: str | None
     sources_label: str | None
     sources_text: str | None
@@ -125,13 +127,15 @@ def _clean(text: str) -> str:
     return unicodedata.normalize("NFC", "\n".join(lines))
 
 
-def _blocks(body: str) -> tuple[_Block, ...]:
-    blocks: list[_Block] = []
+def text_blocks(body: str) -> tuple[TextBlock, ...]:
+    """Lesson text as blocks, the same on screen, in print and in the files: blank lines
+    separate paragraphs; a line starting with "- " or "• " is a bullet item."""
+    blocks: list[TextBlock] = []
     paragraph: list[str] = []
 
     def close_paragraph() -> None:
         if paragraph:
-            blocks.append(_Block("paragraph", "\n".join(paragraph)))
+            blocks.append(TextBlock("paragraph", "\n".join(paragraph)))
             paragraph.clear()
 
     for line in body.split("\n"):
@@ -142,7 +146,7 @@ def _blocks(body: str) -> tuple[_Block, ...]:
             close_paragraph()
             item = stripped[1:].strip()
             if item:
-                blocks.append(_Block("bullet", item))
+                blocks.append(TextBlock("bullet", item))
         else:
             paragraph.append(stripped)
     close_paragraph()
@@ -158,16 +162,13 @@ def _prepare(doc: LessonDoc) -> _Lesson:
     }
     sections: list[_Section] = []
     for section in doc.sections:
-        blocks = _blocks(_clean(section.body))
+        blocks = text_blocks(_clean(section.body))
         if not blocks:
             continue
         citations: list[str] = []
         for citation in section.citations:
-            book = " ".join(_clean(citation.book).split())
-            if not book:
-                continue
-            text = book if citation.page is None else f"{book}, {labels['page']} {citation.page}"
-            if text not in citations:
+            text = " ".join(_clean(citation.text).split())
+            if text and text not in citations:
                 citations.append(text)
         sections.append(
             _Section(

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from soro_web.languages import Language
+
 #: "— 10 дақ", "10 мин", "10 min": the minutes a line of the timed plan takes.
 MINUTES = re.compile(r"(\d{1,3})\s*(?:дақ|мин|min)", re.IGNORECASE)
 
@@ -53,10 +55,7 @@ class Lesson(models.Model):
         DRAFT = "draft", _("draft")
         PUBLISHED = "published", _("published")
 
-    class Language(models.TextChoices):
-        TAJIK = "tg", _("Tajik")
-        RUSSIAN = "ru", _("Russian")
-        ENGLISH = "en", _("English")
+    Language = Language
 
     teacher = models.ForeignKey(
         settings.AUTH_USER_MODEL,

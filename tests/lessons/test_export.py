@@ -30,7 +30,6 @@ LABELS = {
     "duration": "Давомнокӣ",
     "minutes": "дақиқа",
     "sources": "Сарчашмаҳо",
-    "page": "с.",
     "ungrounded": "Бе матни китоби дарсӣ тартиб дода шудааст",
 }
 
@@ -53,7 +52,7 @@ def make_lesson(*sections: SectionDoc, labels: dict[str, str] | None = None) -> 
                     "- Ҷавобро санҷидан\n\n"
                     f"{SCRIPT}"
                 ),
-                citations=(CitationDoc("Алгебра 7", 12),),
+                citations=(CitationDoc("Алгебра 7, с. 12"),),
             ),
             SectionDoc(title="Холӣ", body="  \n\n \t "),
             SectionDoc(
@@ -158,10 +157,10 @@ def test_missing_labels_fall_back_to_english() -> None:
     text = pdf_text(lesson_pdf(lesson))
     assert "Фан: Алгебра" in text
     assert "Duration: 45 min" in text
-    assert "Sources: Алгебра 7, p. 12" in text
+    assert "Sources: Алгебра 7, с. 12" in text
     assert "Drafted without textbook passages" in text
     paragraphs = [text for _, text in docx_paragraphs(lesson_docx(lesson))]
-    assert "Sources: Алгебра 7, p. 12" in paragraphs
+    assert "Sources: Алгебра 7, с. 12" in paragraphs
 
 
 @pytest.mark.parametrize("body", ["", "   ", "\n\n\t\n", "\x00\x07"])
@@ -189,9 +188,7 @@ def test_hostile_text_does_not_crash() -> None:
         "https://example.org/" + "x" * 3000 + "\n\n" + "слово " * 4000
     )
     lesson = make_lesson(
-        SectionDoc(
-            title="Заголовок \x0b🦊", body=body, citations=(CitationDoc("Книга \x00", None),)
-        )
+        SectionDoc(title="Заголовок \x0b🦊", body=body, citations=(CitationDoc("Книга \x00"),))
     )
 
     pdf = lesson_pdf(lesson)

@@ -31,15 +31,17 @@ from modelops.quantization import (
     QuantizationError,
     QuantizationResult,
     accuracy_retention,
-    demo_textbook_split,
     load_fake_quantized,
     perplexity_and_agreement,
     quantize_checkpoint,
     split_calibration_held_out,
     tajik_texts_from_markdown,
+    text_split,
 )
 
 HIDDEN, INTERMEDIATE, HEAD_DIM, LAYERS = 128, 384, 64, 2
+#: The demo textbooks: the Tajik text the platform calibrates on by default.
+DEMO_TEXTS = sorted((Path(__file__).resolve().parents[2] / "tutoring/data/textbooks").glob("*.md"))
 LINEARS_PER_LAYER = 7  # q, k, v, o, gate, up, down
 
 
@@ -103,7 +105,7 @@ def tokenizer(model_dir: Path) -> PreTrainedTokenizerBase:
 
 @pytest.fixture(scope="module")
 def texts() -> tuple[str, ...]:
-    return demo_textbook_split(words_per_text=24).calibration[:6]
+    return text_split(DEMO_TEXTS, words_per_text=24).calibration[:6]
 
 
 @pytest.fixture(scope="module")
@@ -441,7 +443,7 @@ def test_every_fifth_text_is_held_out() -> None:
 
 
 def test_demo_textbooks_split_into_disjoint_tajik_sets() -> None:
-    split = demo_textbook_split()
+    split = text_split(DEMO_TEXTS)
     assert len(split.calibration) >= 64 and len(split.held_out) >= 16
     assert not set(split.calibration) & set(split.held_out)
     assert all("<!--" not in text and "---" not in text for text in split.held_out)

@@ -44,8 +44,8 @@ def only(allowed: set[str], ok: int, denied: int, anonymous: int) -> dict[str, i
 
 
 def an_edition():  # type: ignore[no-untyped-def]
-    from soro_web.curriculum.models import Grade, Subject, Textbook
-    from tutoring.models import TextbookEdition
+    from soro_web.curriculum.models import Grade, Subject
+    from tutoring.models import Textbook, TextbookEdition
 
     textbook = Textbook.objects.create(
         title="Таърих 11", subject=Subject.objects.first(), grade=Grade.objects.first()
@@ -364,8 +364,9 @@ def _admin_rows(people: People) -> None:
 
     from modelops.models import EvaluationResult, GenerationLog, ModelRun, ModelVersion
     from soro_web.accounts.services import api_token_create
-    from soro_web.curriculum.models import Grade, Subject, Textbook
+    from soro_web.curriculum.models import Grade, Subject
     from soro_web.models import WorkerHeartbeat
+    from tutoring.models import Textbook
 
     Group.objects.create(name="reviewers")
     from soro_web.lessons.services import lesson_create

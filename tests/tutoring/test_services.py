@@ -10,10 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
-from soro_web.curriculum.models import Grade, Subject, Textbook
+from soro_web.curriculum.models import Grade, Subject
 from tests.conftest import People, client_for
 from tests.factories import GradeFactory, SubjectFactory
-from tutoring.models import Passage, TextbookEdition
+from tutoring.models import Passage, Textbook, TextbookEdition
 from tutoring.services import (
     passages_search,
     textbook_ingest_run,
@@ -208,7 +208,7 @@ def test_admin_upload_starts_indexing(
     client = client_for(people.staff)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            "/admin/curriculum/textbook/add/",
+            "/admin/tutoring/textbook/add/",
             {
                 "title": "Таърих",
                 "subject": people.classroom.subject_id,

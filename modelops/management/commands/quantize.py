@@ -7,8 +7,8 @@ from django.core.management.base import CommandError, CommandParser
 
 from modelops.management.base import ModelCommand
 from modelops.quantization import QuantizationError
-from modelops.services.evaluation import RunCancelled
 from modelops.services.quantization import model_quantize
+from modelops.services.runs import RunCancelled
 
 
 class Command(ModelCommand):

@@ -1,4 +1,5 @@
-"""Textbook ingestion and search: the workflows views, API, tasks and commands call.
+"""Textbook ingestion: uploads, the ingestion job (parse, chunk, index, switch editions) and
+index rebuilds.
 
 Heavy work (parsing, OCR, chunking, indexing) happens in the Django-free cores of
 ``tutoring.retrieval``; this module owns the rows, the transactions and the files under
@@ -7,12 +8,9 @@ Heavy work (parsing, OCR, chunking, indexing) happens in the Django-free cores o
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,12 +19,14 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from soro_web.curriculum.models import Grade, Subject, Textbook
-from tutoring.models import Passage, TextbookEdition
+from modelops.checkpoints import file_sha256
+from modelops.services import token_counter
+from soro_web.curriculum.models import Grade, Subject
+from tutoring.models import Passage, Textbook, TextbookEdition
 from tutoring.retrieval.types import IngestError
 
 logger = logging.getLogger(__name__)
@@ -130,14 +130,6 @@ def textbook_ingest_start(
     return edition
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def textbook_ingest_run(*, edition_id: int, progress: Progress | None = None) -> None:
     """Parse, chunk and index one edition, then make it the textbook's current one.
 
@@ -225,7 +217,7 @@ def textbook_ingest_run(*, edition_id: int, progress: Progress | None = None) ->
                 ocr_page_count=book.ocr_pages,
                 passage_count=len(passages),
                 encoder=encoder_name,
-                source_sha256=_sha256(path),
+                source_sha256=file_sha256(path),
                 finished_at=timezone.now(),
             )
             if switched != 1:
@@ -299,29 +291,10 @@ def _chunk(book):  # type: ignore[no-untyped-def]
     )
 
 
-def token_counter() -> Callable[[str], int]:
-    """Token counts with the active model's tokenizer (budgets are in tokens, not words)."""
-    from modelops.models import ModelVersion
-
-    version = ModelVersion.objects.active().first()
-    if version is not None and (version.directory / "tokenizer.json").is_file():
-        tokenizer = _tokenizer(str(version.directory))
-        return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
-    # No model yet: Tajik costs Gemma's tokenizer about 2.8 tokens per word.
-    return lambda text: int(len(text.split()) * 2.8) + 1
-
-
 def _indexed_texts(passages: list[Passage]) -> list[str]:
     from tutoring.retrieval.index import indexed_text
 
     return [indexed_text(p.heading_path, p.text) for p in passages]
-
-
-@functools.lru_cache(maxsize=2)
-def _tokenizer(directory: str):  # type: ignore[no-untyped-def]
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(directory)
 
 
 def _build_index(directory: Path, ids: list[int], texts: list[str], report: Progress) -> str:
@@ -336,96 +309,7 @@ def _build_index(directory: Path, ids: list[int], texts: list[str], report: Prog
     )
 
 
-# --- search ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    passage: Passage
-    score: float
-    matched: tuple[str, ...]
-
-    @property
-    def citation(self) -> str:
-        return citation(self.passage)
-
-
-def citation(passage: Passage) -> str:
-    """The one citation format: book title and page."""
-    return _("%(title)s, p. %(page)s") % {"title": passage.textbook.title, "page": passage.page}
-
-
-def textbooks_visible_to(user: Any):  # type: ignore[no-untyped-def]
-    """Staff see every textbook. Teachers see the national ones and their school's uploads;
-    students those of their classes' subject and grade, national or from their classes'
-    schools."""
-    textbooks = Textbook.objects.filter(editions__is_current=True).distinct()
-    if user.is_staff:
-        return textbooks
-    if getattr(user, "is_teacher", False):
-        return textbooks.filter(Q(school__isnull=True) | Q(school_id=user.school_id))
-    schools = set(user.enrollments.values_list("classroom__school_id", flat=True))
-    textbooks = textbooks.filter(Q(school__isnull=True) | Q(school_id__in=schools))
-    pairs = Q(pk__in=[])
-    for subject_id, grade_id in user.enrollments.values_list(
-        "classroom__subject_id", "classroom__grade_id"
-    ):
-        pairs |= Q(subject_id=subject_id, grade_id=grade_id)
-    return textbooks.filter(pairs)
-
-
-def passages_search(
-    *,
-    user: Any,
-    query: str,
-    subject: str | None = None,
-    grade: int | None = None,
-    textbook_id: int | None = None,
-    limit: int = 10,
-) -> list[SearchResult]:
-    """Hybrid (BM25 + dense, fused) search over the textbooks the user may see."""
-    from tutoring.retrieval.index import search_shards
-    from tutoring.retrieval.normalize import tokenize_tajik
-
-    if not tokenize_tajik(query or ""):
-        raise ValidationError(
-            {
-                "q": _(
-                    "Type at least one word to search for (not only short words like "
-                    '"ва" or punctuation).'
-                )
-            },
-            code="empty_query",
-        )
-    textbooks = textbooks_visible_to(user)
-    if subject:
-        textbooks = textbooks.filter(subject__code=subject)
-    if grade:
-        textbooks = textbooks.filter(grade__number=grade)
-    if textbook_id:
-        textbooks = textbooks.filter(pk=textbook_id)
-    editions = list(
-        TextbookEdition.objects.filter(textbook__in=textbooks, is_current=True).values_list(
-            "pk", "index_version"
-        )
-    )
-    if not editions:
-        return []
-    hits = search_shards(
-        [edition_index_dir(pk, version) for pk, version in editions],
-        query,
-        encoder_name=settings.SORO_RETRIEVAL_ENCODER,
-        limit=limit,
-    )
-    passages = Passage.objects.select_related("textbook").in_bulk([h.chunk_id for h in hits])
-    return [
-        SearchResult(passage=passages[h.chunk_id], score=h.score, matched=h.matched)
-        for h in hits
-        if h.chunk_id in passages
-    ]
-
-
-DEMO_TEXTBOOKS = Path(__file__).resolve().parent / "data" / "textbooks"
+DEMO_TEXTBOOKS = Path(__file__).resolve().parents[1] / "data" / "textbooks"
 
 
 @transaction.atomic
@@ -451,7 +335,7 @@ def textbook_register_file(
         )
     if path.suffix.lower() not in ALLOWED_SUFFIXES:
         raise ValidationError(ingest_error_message("unsupported"), code="unsupported")
-    checksum = _sha256(path)
+    checksum = file_sha256(path)
     textbook = Textbook.objects.filter(title=title, subject=subject, grade=grade).first()
     if (
         textbook is not None
@@ -479,29 +363,7 @@ def demo_textbooks() -> list[tuple[Path, dict[str, str]]]:
     return books
 
 
-def highlight(text: str, words: tuple[str, ...]) -> str:
-    """HTML of ``text`` (escaped) with the matched words marked."""
-    import re
-
-    from django.utils.html import escape
-
-    if not words:
-        return escape(text)
-    pattern = "|".join(re.escape(word) for word in sorted(set(words), key=len, reverse=True))
-    # Match on the raw text and escape each piece, so a match never lands inside an entity.
-    pieces: list[str] = []
-    position = 0
-    for match in re.finditer(rf"(?<!\w)(?:{pattern})\w*", text, flags=re.IGNORECASE):
-        pieces.append(escape(text[position : match.start()]))
-        pieces.append(f"<mark>{escape(match.group(0))}</mark>")
-        position = match.end()
-    pieces.append(escape(text[position:]))
-    return "".join(pieces)
-
-
 def textbooks_overview() -> list[Textbook]:
-    from django.db.models import Prefetch
-
     return list(
         Textbook.objects.select_related("subject", "grade").prefetch_related(
             Prefetch(

@@ -1,0 +1,197 @@
+"""The one function that hands out the active model client, and the one generation path.
+
+Everything in Soro that writes text asks :func:`active_model_client` for a client and streams
+through :func:`generation_stream`, so the local engine and a TGI/vLLM server are used the
+same way, and every generation is timed, language-checked and recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from modelops.llm.types import ChatMessage, GenerationParams, ModelUnavailable, TextModelClient
+from modelops.models import GenerationLog, ModelVersion
+
+logger = logging.getLogger(__name__)
+
+
+def active_model_client() -> TextModelClient:
+    """The remote server when ``SORO_LLM_URL`` is set, else the local engine on the active
+    version. Raises ModelUnavailable("load_failed") when there is no usable version."""
+    if settings.SORO_LLM_URL:
+        from modelops.llm.remote import RemoteClient
+
+        return RemoteClient(
+            settings.SORO_LLM_URL,
+            model=settings.SORO_LLM_MODEL,
+            timeout_s=settings.SORO_LLM_TIMEOUT,
+        )
+    version = ModelVersion.objects.active().first()
+    if version is None:
+        raise ModelUnavailable(
+            "load_failed",
+            "No model version is active. An administrator runs manage.py import_base_model.",
+        )
+    from modelops.llm.local import LocalEngine
+
+    return LocalEngine(version.directory, max_waiting=settings.SORO_LLM_MAX_WAITING)
+
+
+def model_health() -> dict[str, Any]:
+    """Whether text generation can work right now, without generating anything."""
+    if settings.SORO_LLM_URL:
+        from modelops.llm.remote import RemoteClient
+
+        client = RemoteClient(settings.SORO_LLM_URL, model=settings.SORO_LLM_MODEL)
+        status = client.health()
+        return {
+            "ok": bool(status.get("ok")),
+            "detail": f"remote {settings.SORO_LLM_URL}: {status.get('detail', '')}".strip(),
+        }
+    version = ModelVersion.objects.active().first()
+    if version is None:
+        return {
+            "ok": False,
+            "detail": "no active model version; run manage.py import_base_model",
+        }
+    directory = version.directory
+    if not (directory / "config.json").is_file():
+        return {
+            "ok": False,
+            "detail": f"active version {version.name}: files missing at {directory}",
+        }
+    return {"ok": True, "detail": f"local engine, version {version.name}"}
+
+
+# --- generation -----------------------------------------------------------------------------
+
+
+def _detect_language(text: str) -> tuple[str, float | None]:
+    from modelops.llm.langid import detect_language
+
+    try:
+        return detect_language(text)
+    except Exception:  # language ID must never lose a finished reply
+        logger.exception("language identification failed")
+        return "", None
+
+
+def generation_stream(
+    *,
+    messages: Sequence[ChatMessage],
+    params: GenerationParams,
+    purpose: str,
+    user: Any = None,
+    context: Sequence[str] = (),
+    expected_language: str = "tg",
+    client: TextModelClient | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Stream a reply as events and record the generation when it ends.
+
+    Yields ``{"type": "text", "text": …}`` for each piece, then exactly one of
+    ``{"type": "done", "pieces", "seconds", "first_piece_seconds", "pieces_per_second",
+    "language", "is_expected_language"}`` or ``{"type": "error", "reason", "message"}``.
+    Closing the iterator early (the user pressed stop, or left) stops the model and records
+    the generation as stopped.
+    """
+    started = time.perf_counter()
+    first_piece: float | None = None
+    pieces: list[str] = []
+    log = GenerationLog(
+        user=user if getattr(user, "is_authenticated", False) else None,
+        purpose=purpose,
+        expected_language=expected_language,
+        prompt_chars=sum(len(m.content) for m in messages) + sum(len(c) for c in context),
+    )
+    stream = None
+    try:
+        client = client or active_model_client()
+        log.backend = client.name
+        stream = client.stream_chat(messages, params, context=context)
+        for piece in stream:
+            if not piece:
+                continue
+            if first_piece is None:
+                first_piece = time.perf_counter() - started
+            pieces.append(piece)
+            yield {"type": "text", "text": piece}
+    except ModelUnavailable as error:
+        log.status, log.reason, log.error = GenerationLog.Status.FAILED, error.reason, str(error)
+        yield {"type": "error", "reason": error.reason, "message": model_error_message(error)}
+    except GeneratorExit:
+        log.status = GenerationLog.Status.STOPPED
+        raise
+    except Exception as error:  # never a silent end: recorded, and the person is told
+        logger.exception("generation failed")
+        log.status, log.reason = GenerationLog.Status.FAILED, "down"
+        log.error = f"{type(error).__name__}: {error}"
+        yield {
+            "type": "error",
+            "reason": "down",
+            "message": model_error_message(ModelUnavailable("down", str(error))),
+        }
+    else:
+        log.status = GenerationLog.Status.COMPLETED
+    finally:
+        if stream is not None and hasattr(stream, "close"):
+            stream.close()
+        text = "".join(pieces)
+        log.seconds = time.perf_counter() - started
+        log.first_piece_seconds = first_piece
+        log.output_chars, log.output_pieces = len(text), len(pieces)
+        if text.strip():
+            log.language, log.language_score = _detect_language(text)
+            if expected_language and log.language:
+                log.is_expected_language = log.language == expected_language
+        log.save()
+    if log.status != GenerationLog.Status.COMPLETED:
+        return
+    decode_seconds = log.seconds - (first_piece or 0.0)
+    yield {
+        "type": "done",
+        "pieces": len(pieces),
+        "seconds": round(log.seconds, 3),
+        "first_piece_seconds": round(first_piece, 3) if first_piece is not None else None,
+        "pieces_per_second": round((len(pieces) - 1) / decode_seconds, 2)
+        if len(pieces) > 1 and decode_seconds > 0
+        else None,
+        "language": log.language,
+        "is_expected_language": log.is_expected_language,
+    }
+
+
+def model_error_message(error: ModelUnavailable) -> str:
+    """What a person sees when the model cannot answer, in their language."""
+    messages = {
+        "busy": _("The model is busy with other people's requests. Try again in a minute."),
+        "down": _(
+            "The model server cannot be reached. Your text is kept; try again later or "
+            "tell an administrator."
+        ),
+        "timeout": _("The model took too long and was stopped. Try a shorter request."),
+        "invalid_request": _("The request is empty or not valid. Write a question first."),
+        "too_long": _("The text is too long for the model. Shorten it and try again."),
+        "load_failed": _(
+            "No language model is ready. An administrator needs to install or activate one."
+        ),
+        "interrupted": _(
+            "The model stopped in the middle of its answer. What arrived is kept; try again."
+        ),
+    }
+    return messages.get(error.reason, _("The model is not available right now."))
+
+
+def model_preload() -> None:
+    """Load the active local model now (no-op for a remote server)."""
+    if settings.SORO_LLM_URL:
+        return
+    client = active_model_client()
+    load = getattr(client, "load", None)
+    if load is not None:
+        load()

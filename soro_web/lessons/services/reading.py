@@ -1,0 +1,66 @@
+"""Which lessons a person may read or change, and the lists they see."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from soro_web.accounts.models import User
+from soro_web.lessons.models import Lesson, LessonSection
+
+
+def lesson_get_visible(*, user: User, pk: int) -> Lesson:
+    """A lesson the user may read, or Http404."""
+    lesson = (
+        Lesson.objects.visible_to(user)
+        .select_related("teacher", "topic__subject", "topic__grade")
+        .filter(pk=pk)
+        .first()
+    )
+    if lesson is None:
+        raise Http404(_("There is no such lesson, or it is not shared with you."))
+    return lesson
+
+
+def lesson_get_for_owner(*, user: User, pk: int) -> Lesson:
+    """A lesson the user may change (only its teacher): Http404 when they cannot even see it,
+    PermissionDenied when they can read it but it is not theirs."""
+    lesson = lesson_get_visible(user=user, pk=pk)
+    if lesson.teacher_id != user.pk:
+        raise PermissionDenied(_("Only the lesson's teacher can change it."))
+    return lesson
+
+
+def section_get_for_owner(*, user: User, lesson_pk: int, pk: int) -> LessonSection:
+    lesson = lesson_get_for_owner(user=user, pk=lesson_pk)
+    section = lesson.sections.filter(pk=pk).first()
+    if section is None:
+        raise Http404(_("This section is no longer in the lesson."))
+    section.lesson = lesson
+    return section
+
+
+def lessons_for_user(*, user: User) -> QuerySet[Lesson]:
+    """A teacher's own lessons; a student's lessons published to their classes; all for staff."""
+    lessons = Lesson.objects.select_related("topic__subject", "topic__grade", "teacher")
+    if user.is_staff:
+        return lessons.prefetch_related("classes")
+    if user.is_teacher:
+        return lessons.owned_by(user).prefetch_related("classes")
+    return lessons.for_students_of(user).order_by("-published_at")
+
+
+def lessons_library(
+    *, user: User, subject_id: int | None = None, grade_id: int | None = None
+) -> QuerySet[Lesson]:
+    """Published lessons of the other teachers of the user's school."""
+    lessons = Lesson.objects.in_library_of(user).select_related(
+        "topic__subject", "topic__grade", "teacher"
+    )
+    if subject_id:
+        lessons = lessons.filter(topic__subject_id=subject_id)
+    if grade_id:
+        lessons = lessons.filter(topic__grade_id=grade_id)
+    return lessons.order_by("-published_at")

@@ -1,0 +1,50 @@
+"""Textbooks and retrieval: ingestion, search and the passages other apps may read.
+
+Each workflow lives in its own module; this package re-exports the public names, so entry
+points import from ``tutoring.services``. Other apps use only the door in
+:mod:`tutoring.services.passages` (frozen passages and the citation format).
+"""
+
+from tutoring.services.ingestion import (
+    ALLOWED_SUFFIXES,
+    DEMO_TEXTBOOKS,
+    demo_textbooks,
+    edition_index_dir,
+    index_rebuild,
+    ingest_error_message,
+    textbook_ingest_requeue_stale,
+    textbook_ingest_run,
+    textbook_ingest_start,
+    textbook_register_file,
+    textbook_upload,
+    textbooks_overview,
+)
+from tutoring.services.passages import (
+    PassageRef,
+    citation_text,
+    passages_by_ids,
+    passages_for_topic,
+)
+from tutoring.services.search import SearchResult, highlight, passages_search
+
+__all__ = [
+    "ALLOWED_SUFFIXES",
+    "DEMO_TEXTBOOKS",
+    "PassageRef",
+    "SearchResult",
+    "citation_text",
+    "demo_textbooks",
+    "edition_index_dir",
+    "highlight",
+    "index_rebuild",
+    "ingest_error_message",
+    "passages_by_ids",
+    "passages_for_topic",
+    "passages_search",
+    "textbook_ingest_requeue_stale",
+    "textbook_ingest_run",
+    "textbook_ingest_start",
+    "textbook_register_file",
+    "textbook_upload",
+    "textbooks_overview",
+]
