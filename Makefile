@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run setup install test test-services test-all lint messages benchmarks clean
+.PHONY: run setup install test lint messages benchmarks-smoke clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,10 +30,6 @@ setup: install
 ## The test suite on the embedded defaults (no servers needed)
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile
-
-## The service-marked tests against this machine's PostgreSQL, Redis and a real Celery worker
-test-services: install
-	$(BIN)/python -m pytest -m services -p no:randomly
 
 lint: install
 	$(BIN)/ruff check .

@@ -8,6 +8,12 @@ from django.utils.translation import ngettext
 
 from modelops.models import EvaluationResult, GenerationLog, ModelRun, ModelVersion
 from modelops.services.jobs import model_run_cancel, model_run_enqueue
+from soro_web.accounts.models import User
+
+
+def _staff(request: HttpRequest) -> User | None:
+    """The signed-in administrator behind an admin action."""
+    return request.user if isinstance(request.user, User) else None
 
 
 @admin.register(ModelVersion)
@@ -34,7 +40,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 kind=ModelRun.Kind.EVALUATE,
                 version=version,
                 config={"benchmark": benchmark, "shots": 0},
-                user=request.user,
+                user=_staff(request),
             )
             for version in queryset
             for benchmark in (
@@ -58,7 +64,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 kind=ModelRun.Kind.QUANTIZE,
                 version=version,
                 config={"scheme": scheme},
-                user=request.user,
+                user=_staff(request),
             )
             for version in queryset
         ]

@@ -8,7 +8,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Tasks enqueued by services run in-process in ordinary tests; tests about the worker start a
-# real worker process (tests/soro_web/test_worker.py and the services-marked suite).
+# real worker process (tests/soro_web/test_worker.py), on the embedded transport by default
+# and on Redis when CI sets CELERY_BROKER_URL (.ci/run runs the suite both ways).
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 

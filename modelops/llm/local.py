@@ -60,7 +60,7 @@ def _output_head(model: PreTrainedModel, kind: HeadKind) -> Callable[[Any], Any]
     """Logits from the final hidden state of one position."""
     import torch
 
-    weight = model.get_output_embeddings().weight
+    weight = model.get_output_embeddings().weight  # type: ignore[no-untyped-call]
     softcap = getattr(model.config, "final_logit_softcapping", None)
     if kind == "float32":
 
@@ -80,7 +80,8 @@ def _output_head(model: PreTrainedModel, kind: HeadKind) -> Callable[[Any], Any]
         return project
 
     def capped(hidden: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(project(hidden) / softcap) * softcap
+        capped_logits: torch.Tensor = torch.tanh(project(hidden) / softcap) * softcap
+        return capped_logits
 
     return capped
 
@@ -105,7 +106,7 @@ def _load(model_dir: Path, head: HeadKind) -> _LoadedModel:
         raise ModelUnavailable(
             "load_failed", f"Could not load the model at {model_dir}: {error}"
         ) from error
-    model.eval()
+    model.eval()  # type: ignore[no-untyped-call]
     model.requires_grad_(False)
     if not tokenizer.chat_template and model.config.model_type.startswith("gemma"):
         install_chat_template(tokenizer)
@@ -267,7 +268,7 @@ class LocalEngine:
         pieces = _generate(loaded, prompt, params, ticket, deadline, stats)
         return _Stream(pieces, ticket, stats)
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         """Whether the files are there and how busy the engine is; never loads or runs."""
         queue = _QUEUE.snapshot()
         if not (self.model_dir / "config.json").is_file():

@@ -271,7 +271,7 @@ class RemoteClient:
                 except Exception as error:  # every failure becomes one of our reasons
                     failure = self._classify(error, received_any)
             finally:
-                client.close()
+                client.close()  # type: ignore[no-untyped-call]
 
             if isinstance(failure, ModelUnavailable):
                 raise failure

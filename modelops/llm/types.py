@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 ROLES = ("system", "user", "assistant")
 
@@ -75,6 +75,6 @@ class TextModelClient(Protocol):
         """
         ...
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         """A cheap check: ``{"ok": bool, "detail": str}``; never generates."""
         ...

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -36,6 +36,9 @@ from modelops.services.runs import (
     run_report_progress,
     run_start,
 )
+
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
 
 DEMO_BENCHMARKS_DIR = Path(__file__).resolve().parents[1] / "data" / "benchmarks"
 FERTILITY_GROUP = "tajik_text"
@@ -230,7 +233,7 @@ def model_evaluate(
     benchmark: Benchmark,
     shots: int = 0,
     batch_size: int = 16,
-    user: Any = None,
+    user: User | None = None,
     progress: Progress | None = None,
     run: ModelRun | None = None,
 ) -> EvaluationReport:
@@ -364,6 +367,16 @@ def evaluation_latest(
         )
         for row in EvaluationResult.objects.latest_for(version, benchmark)
     }
+
+
+def evaluation_is_current(*, version: ModelVersion, benchmark: Benchmark, shots: int) -> bool:
+    """Whether ``version`` has a stored result on exactly these benchmark contents and shots
+    (so a comparison needs no new evaluation)."""
+    checksum = benchmark_checksum(benchmark)
+    return any(
+        result.benchmark_sha256 == checksum and result.shots == shots
+        for result in evaluation_latest(version=version, benchmark=benchmark.name).values()
+    )
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,21 @@ same way, and every generation is timed, language-checked and recorded.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
 from modelops.llm.types import ChatMessage, GenerationParams, ModelUnavailable, TextModelClient
 from modelops.models import GenerationLog, ModelVersion
+
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +71,27 @@ def model_health() -> dict[str, Any]:
             "ok": False,
             "detail": f"active version {version.name}: files missing at {directory}",
         }
+    problem = _checkpoint_problem(str(directory), (directory / "config.json").stat().st_mtime_ns)
+    if problem:
+        return {"ok": False, "detail": f"active version {version.name}: {problem}"}
     return {"ok": True, "detail": f"local engine, version {version.name}"}
+
+
+@functools.lru_cache(maxsize=8)
+def _checkpoint_problem(directory: str, _config_mtime_ns: int) -> str:
+    """Why the checkpoint in ``directory`` cannot be served ("" when it can): its config
+    must load as a model configuration and weights must be there. Cached per config file
+    version, so a health check stays cheap."""
+    from transformers import AutoConfig
+
+    path = Path(directory)
+    try:
+        AutoConfig.from_pretrained(path)
+    except Exception as error:
+        return f"its config.json does not load ({type(error).__name__}: {error})"
+    if not any(path.glob("*.safetensors")) and not any(path.glob("*.gguf")):
+        return f"no weights (*.safetensors) at {path}"
+    return ""
 
 
 # --- generation -----------------------------------------------------------------------------
@@ -87,7 +112,7 @@ def generation_stream(
     messages: Sequence[ChatMessage],
     params: GenerationParams,
     purpose: str,
-    user: Any = None,
+    user: User | None = None,
     context: Sequence[str] = (),
     expected_language: str = "tg",
     client: TextModelClient | None = None,

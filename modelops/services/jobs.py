@@ -3,16 +3,19 @@ worker on the ``modelops`` queue, with progress and cancel."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from modelops.models import ModelRun, ModelVersion
 
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
+
 
 def model_run_enqueue(
-    *, kind: str, version: ModelVersion, config: dict[str, Any], user: Any = None
+    *, kind: str, version: ModelVersion, config: dict[str, Any], user: User | None = None
 ) -> ModelRun:
     """Record a queued run and send it to the worker once the transaction commits."""
     from modelops import tasks

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,6 +19,9 @@ from modelops.evaluation.metrics import ALL_ITEMS
 from modelops.models import ModelRun, ModelVersion
 from modelops.services.registry import model_version_check_loads
 from modelops.services.runs import run_finish, run_start
+
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
 
 
 @dataclass
@@ -107,7 +110,7 @@ def promotion_gate(*, candidate: ModelVersion, active: ModelVersion | None) -> G
 def model_version_promote(
     *,
     version: ModelVersion,
-    user: Any = None,
+    user: User | None = None,
     force: bool = False,
     reason: str = "",
 ) -> ModelVersion:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,6 +22,9 @@ from modelops.services.runs import (
     run_report_progress,
     run_start,
 )
+
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
 
 SCHEMES = ("fp8", "int4")
 LABELS = {
@@ -95,7 +98,7 @@ def model_quantize(
     name: str | None = None,
     calibration_paths: list[Path] | None = None,
     calibration_samples: int = CALIBRATION_SAMPLES,
-    user: Any = None,
+    user: User | None = None,
     progress: Progress | None = None,
     run: ModelRun | None = None,
 ) -> ModelVersion:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -14,6 +14,9 @@ from django.db import transaction
 from modelops.checkpoints import directory_size, parameter_count, weights_sha256
 from modelops.models import ModelRun, ModelVersion
 from modelops.services.runs import Progress, run_finish, run_start
+
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
 
 BASE_MODEL_NAME = "gemma3-270m-base"
 #: Tajik costs Gemma's tokenizer about 2.8 tokens a word (measured on the demo textbooks).
@@ -39,7 +42,7 @@ def model_version_check_loads(*, directory: Path) -> str | None:
 
 
 def model_base_import(
-    *, progress: Progress | None = None, user: Any = None, name: str = BASE_MODEL_NAME
+    *, progress: Progress | None = None, user: User | None = None, name: str = BASE_MODEL_NAME
 ) -> tuple[ModelVersion, bool]:
     """Import Gemma 3 270M from its PyPI package and register it (active if none is).
 

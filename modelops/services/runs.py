@@ -4,11 +4,14 @@ with the helpers every model workflow uses to start, report on and finish one.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from modelops.models import ModelRun, ModelVersion
+
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
 
 Progress = Callable[[str, float], None]
 
@@ -21,7 +24,7 @@ def run_start(
     *,
     kind: str,
     config: dict[str, Any],
-    user: Any = None,
+    user: User | None = None,
     input_version: ModelVersion | None = None,
 ) -> ModelRun:
     return ModelRun.objects.create(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 from ninja import Router, Status
 
@@ -19,7 +18,6 @@ from soro_web.accounts.schemas import (
     TokenOut,
     UserOut,
 )
-from soro_web.curriculum.models import Grade, Subject
 from soro_web.http import AuthenticatedRequest, HtmxRequest
 
 router = Router(tags=["people and classes"])
@@ -51,14 +49,11 @@ def classes_list(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
 
 @router.post("/classes", response={201: ClassroomOut})
 def classes_create(request: AuthenticatedRequest, payload: ClassroomIn):  # type: ignore[no-untyped-def]
-    subject = Subject.objects.filter(code=payload.subject).first()
-    grade = Grade.objects.filter(number=payload.grade).first()
-    if subject is None or grade is None:
-        raise ValidationError(_("Unknown subject or grade."), code="unknown_curriculum")
-    if not request.user.is_teacher:
-        raise PermissionDenied(_("Only teachers can create classes."))
-    classroom = services.classroom_create(
-        teacher=request.user, name=payload.name, subject=subject, grade=grade
+    classroom = services.classroom_create_by_code(
+        teacher=request.user,
+        name=payload.name,
+        subject_code=payload.subject,
+        grade_number=payload.grade,
     )
     return Status(201, classroom)
 

@@ -157,6 +157,19 @@ def classroom_create(*, teacher: User, name: str, subject: Subject, grade: Grade
     )
 
 
+def classroom_create_by_code(
+    *, teacher: User, name: str, subject_code: str, grade_number: int
+) -> Classroom:
+    """:func:`classroom_create` for a subject and grade given by code and number (the API)."""
+    if not teacher.is_teacher:
+        raise PermissionDenied(_("Only teachers can create classes."))
+    subject = Subject.objects.filter(code=subject_code).first()
+    grade = Grade.objects.filter(number=grade_number).first()
+    if subject is None or grade is None:
+        raise ValidationError(_("Unknown subject or grade."), code="unknown_curriculum")
+    return classroom_create(teacher=teacher, name=name, subject=subject, grade=grade)
+
+
 def _unused_join_code() -> str:
     for _attempt in range(20):
         code = new_join_code()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +9,9 @@ from soro_web.accounts.models import Classroom
 from soro_web.curriculum.models import Grade, Subject, Topic
 from soro_web.lessons.models import Lesson, LessonSection
 from soro_web.lessons.services import MAX_DURATION, MIN_DURATION
+
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
 
 
 class CurriculumFilterForm(forms.Form):
@@ -100,7 +103,7 @@ class PublishForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args: Any, teacher: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, teacher: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["classes"].queryset = Classroom.objects.taught_by(teacher).select_related(  # type: ignore[attr-defined]
             "subject", "grade"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -12,22 +12,25 @@ from django.utils.translation import gettext_lazy as _
 
 from soro_web.languages import Language
 
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
+
 #: "— 10 дақ", "10 мин", "10 min": the minutes a line of the timed plan takes.
 MINUTES = re.compile(r"(\d{1,3})\s*(?:дақ|мин|min)", re.IGNORECASE)
 
 
 class LessonQuerySet(models.QuerySet["Lesson"]):
-    def owned_by(self, teacher: Any) -> LessonQuerySet:
+    def owned_by(self, teacher: User) -> LessonQuerySet:
         return self.filter(teacher=teacher)
 
     def published(self) -> LessonQuerySet:
         return self.filter(status=Lesson.Status.PUBLISHED)
 
-    def for_students_of(self, student: Any) -> LessonQuerySet:
+    def for_students_of(self, student: User) -> LessonQuerySet:
         """Published to a class the student attends."""
         return self.published().filter(classes__enrollments__student=student).distinct()
 
-    def in_library_of(self, teacher: Any) -> LessonQuerySet:
+    def in_library_of(self, teacher: User) -> LessonQuerySet:
         """Published lessons of the other teachers of the teacher's school."""
         if not teacher.school_id:
             return self.none()
@@ -35,7 +38,7 @@ class LessonQuerySet(models.QuerySet["Lesson"]):
             self.published().filter(teacher__school_id=teacher.school_id).exclude(teacher=teacher)
         )
 
-    def visible_to(self, user: Any) -> LessonQuerySet:
+    def visible_to(self, user: User) -> LessonQuerySet:
         """What a person may read: staff everything; a teacher their own lessons and their
         school's published ones; a student what was published to their classes."""
         if not getattr(user, "is_authenticated", False):

@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from soro_web.curriculum.models import Topic
 from soro_web.forms import form_add_validation_error
 from soro_web.http import AuthenticatedRequest, ndjson_response
 from soro_web.lessons import services
@@ -77,19 +76,7 @@ def lesson_library(request: AuthenticatedRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def lesson_create(request: AuthenticatedRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
-    # From the curriculum page (?topic=…), else the teacher's first class: the topics of
-    # the subject and grade they most likely teach come first.
-    chosen = Topic.objects.leaves().filter(pk=source.get("topic") or 0).first()
-    first_class = request.user.classrooms_taught.order_by("pk").first()
-    if "subject" in source or "grade" in source:
-        narrowing: Any = source
-    elif chosen is not None:
-        narrowing = {"subject": chosen.subject_id, "grade": chosen.grade_id}
-    else:
-        narrowing = {
-            "subject": first_class.subject_id if first_class else "",
-            "grade": first_class.grade_id if first_class else "",
-        }
+    chosen, narrowing = services.lesson_create_choices(teacher=request.user, params=source)
     filter_form = CurriculumFilterForm(narrowing)
     subject = grade = None
     if filter_form.is_valid():

@@ -1,3 +1,4 @@
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -6,6 +7,7 @@ from django.utils import timezone
 from modelops.models import ModelVersion
 from soro_web.models import WorkerHeartbeat
 from tests.factories import StaffFactory
+from tests.modelops.conftest import gguf_path, tiny_model_dir, tokenizer_dir  # noqa: F401
 
 
 @pytest.fixture
@@ -26,7 +28,7 @@ def test_anonymous_callers_see_which_parts_are_up_but_not_why(db, client) -> Non
     assert set(data["model"]) == {"ok"}
 
 
-def test_healthz_reports_each_part(staff_client, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_reports_each_part(staff_client, settings, tmp_path, tiny_model_dir) -> None:  # noqa: F811  # type: ignore[no-untyped-def]
     client = staff_client
     settings.SORO_MODELS_DIR = tmp_path
     settings.SORO_LLM_URL = None
@@ -43,6 +45,12 @@ def test_healthz_reports_each_part(staff_client, settings, tmp_path) -> None:  #
     (tmp_path / "base").mkdir()
     (tmp_path / "base" / "config.json").write_text("{}")
     ModelVersion.objects.create(name="base", stage="base", path="base", is_active=True)
+    broken = client.get("/healthz")  # a config.json that is not a model's configuration
+    assert broken.status_code == 503
+    assert "does not load" in broken.json()["model"]["detail"]
+
+    shutil.rmtree(tmp_path / "base")
+    shutil.copytree(tiny_model_dir, tmp_path / "base")
     healthy = client.get("/healthz")
     assert healthy.status_code == 200, healthy.json()
     assert healthy.json()["ok"] is True

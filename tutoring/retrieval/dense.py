@@ -46,7 +46,8 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     np.maximum(norms, 1e-12, out=norms)
-    return vectors / norms
+    scaled: np.ndarray = vectors / norms
+    return scaled
 
 
 class SentenceTransformerEncoder:

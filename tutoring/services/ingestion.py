@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from modelops.checkpoints import file_sha256
 from modelops.services import token_counter
+from soro_web.accounts.models import User
 from soro_web.curriculum.models import Grade, Subject
 from tutoring.models import Passage, Textbook, TextbookEdition
 from tutoring.retrieval.types import IngestError
@@ -86,7 +87,7 @@ def _check_upload(upload: UploadedFile) -> None:
 @transaction.atomic
 def textbook_upload(
     *,
-    user: Any,
+    user: User,
     title: str,
     subject: Subject,
     grade: Grade,
@@ -94,7 +95,7 @@ def textbook_upload(
     language: str = "tg",
 ) -> TextbookEdition:
     """Store an uploaded textbook and queue its ingestion (one transaction)."""
-    if not (user.is_staff or getattr(user, "is_teacher", False)):
+    if not (user.is_staff or user.is_teacher):
         raise PermissionDenied(_("Only teachers and administrators can add textbooks."))
     _check_upload(upload)
     title = (title or "").strip() or Path(upload.name or "").stem
@@ -112,7 +113,7 @@ def textbook_upload(
 
 @transaction.atomic
 def textbook_ingest_start(
-    *, textbook: Textbook, user: Any = None, enqueue: bool = True
+    *, textbook: Textbook, user: User | None = None, enqueue: bool = True
 ) -> TextbookEdition:
     """Queue a (re-)ingestion of the textbook's file. The current edition stays searchable
     until the new one is ready. ``enqueue=False`` when the caller runs it itself."""
@@ -320,7 +321,7 @@ def textbook_register_file(
     subject: Subject,
     grade: Grade,
     language: str = "tg",
-    user: Any = None,
+    user: User | None = None,
     enqueue: bool = True,
 ) -> TextbookEdition | None:
     """Copy a file from disk into the textbook store and queue its ingestion.

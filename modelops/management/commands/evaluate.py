@@ -10,9 +10,9 @@ from modelops.services.evaluation import (
     EvaluationError,
     EvaluationReport,
     RunCancelled,
-    benchmark_checksum,
     benchmark_resolve,
     evaluation_compare,
+    evaluation_is_current,
     evaluation_latest,
     model_evaluate,
 )
@@ -60,13 +60,9 @@ class Command(ModelCommand):
             self._print_report(report)
             self._print_retention(version, benchmark.name)
             if against is not None:
-                stored = evaluation_latest(version=against, benchmark=benchmark.name)
-                same = any(
-                    result.benchmark_sha256 == benchmark_checksum(benchmark)
-                    and result.shots == options["shots"]
-                    for result in stored.values()
-                )
-                if not same:
+                if not evaluation_is_current(
+                    version=against, benchmark=benchmark, shots=options["shots"]
+                ):
                     self.stdout.write(f"\n{against.name} has no result to compare; evaluating it.")
                     self._evaluate(against, benchmark, options)
                 self._print_comparison(version, against, benchmark.name)

@@ -26,6 +26,7 @@ from soro_web.lessons.services.editing import (
     SectionConflict,
     lesson_copy,
     lesson_create,
+    lesson_create_by_code,
     lesson_delete,
     lesson_publish,
     lesson_section_add,
@@ -42,6 +43,7 @@ from soro_web.lessons.services.editing import (
     timed_plan_text,
 )
 from soro_web.lessons.services.reading import (
+    lesson_create_choices,
     lesson_get_for_owner,
     lesson_get_visible,
     lessons_for_user,
@@ -60,6 +62,8 @@ __all__ = [
     "draft_prompt",
     "lesson_copy",
     "lesson_create",
+    "lesson_create_by_code",
+    "lesson_create_choices",
     "lesson_delete",
     "lesson_document",
     "lesson_draft_section",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -19,6 +19,9 @@ from django.utils.translation import gettext as _
 from soro_web.accounts.models import Classroom, User
 from soro_web.curriculum.models import Topic
 from soro_web.lessons.models import Lesson, LessonSection, LessonVersion
+
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
 
 Kind = LessonSection.Kind
 
@@ -144,7 +147,7 @@ def lesson_create(
     language: str = Lesson.Language.TAJIK,
 ) -> Lesson:
     """A draft lesson on ``topic`` with the default sections (the timed plan filled in)."""
-    if not getattr(teacher, "is_teacher", False):
+    if not teacher.is_teacher:
         raise PermissionDenied(_("Only teachers can create lessons."))
     _check_duration(duration_minutes)
     if language not in Lesson.Language.values:
@@ -172,6 +175,29 @@ def lesson_create(
     )
     lesson_version_record(lesson, user=teacher, reason=LessonVersion.Reason.CREATED)
     return lesson
+
+
+def lesson_create_by_code(
+    *,
+    teacher: User,
+    topic_code: str,
+    title: str = "",
+    duration_minutes: int = 45,
+    language: str = Lesson.Language.TAJIK,
+) -> Lesson:
+    """:func:`lesson_create` for a topic given by its curriculum code (the API's way)."""
+    if not teacher.is_teacher:
+        raise PermissionDenied(_("Only teachers can create lessons."))
+    topic = Topic.objects.leaves().filter(code=topic_code).first()
+    if topic is None:
+        raise ValidationError({"topic": _("Choose a topic from the list.")}, code="topic")
+    return lesson_create(
+        teacher=teacher,
+        topic=topic,
+        title=title,
+        duration_minutes=duration_minutes,
+        language=language,
+    )
 
 
 def _check_duration(duration_minutes: int) -> None:
@@ -360,14 +386,17 @@ def lesson_version_restore(*, version: LessonVersion, user: User) -> Lesson:
 
 
 @transaction.atomic
-def lesson_publish(*, lesson: Lesson, user: User, classes: Iterable[Classroom]) -> Lesson:
-    """Publish the lesson to some of its teacher's classes (replacing the earlier choice)."""
+def lesson_publish(*, lesson: Lesson, user: User, classes: Iterable[Classroom | int]) -> Lesson:
+    """Publish the lesson to some of its teacher's classes (replacing the earlier choice);
+    ``classes`` are classrooms or their ids."""
     if lesson.teacher_id != user.pk:
         raise PermissionDenied(_("Only the lesson's teacher can change it."))
-    chosen = list(classes)
+    given = list(classes)
+    ids = {item if isinstance(item, int) else item.pk for item in given}
+    chosen = list(Classroom.objects.filter(pk__in=ids))
     if not chosen:
         raise ValidationError({"classes": _("Choose at least one class.")}, code="no_classes")
-    if any(classroom.teacher_id != lesson.teacher_id for classroom in chosen):
+    if len(chosen) != len(ids) or any(c.teacher_id != lesson.teacher_id for c in chosen):
         raise ValidationError(
             {"classes": _("You can publish only to your own classes.")}, code="foreign_class"
         )
@@ -392,7 +421,7 @@ def lesson_unpublish(*, lesson: Lesson, user: User) -> Lesson:
 @transaction.atomic
 def lesson_copy(*, lesson: Lesson, teacher: User) -> Lesson:
     """Copy a lesson the teacher can read (e.g. from the school library) into their drafts."""
-    if not getattr(teacher, "is_teacher", False):
+    if not teacher.is_teacher:
         raise PermissionDenied(_("Only teachers can create lessons."))
     if not Lesson.objects.visible_to(teacher).filter(pk=lesson.pk).exists():
         raise Http404(_("There is no such lesson, or it is not shared with you."))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from soro_web.accounts.models import User
+from soro_web.curriculum.models import Topic
 from soro_web.lessons.models import Lesson, LessonSection
 
 
@@ -64,3 +68,22 @@ def lessons_library(
     if grade_id:
         lessons = lessons.filter(topic__grade_id=grade_id)
     return lessons.order_by("-published_at")
+
+
+def lesson_create_choices(
+    *, teacher: User, params: Mapping[str, Any]
+) -> tuple[Topic | None, dict[str, Any]]:
+    """What the "new lesson" page starts with: the topic asked for (``?topic=``) and the
+    subject and grade whose topics to offer — those asked for, else the topic's, else those
+    of the teacher's first class (the topics they most likely teach)."""
+    topic_id = params.get("topic") or 0
+    chosen = Topic.objects.leaves().filter(pk=topic_id).first() if str(topic_id).isdigit() else None
+    if "subject" in params or "grade" in params:
+        return chosen, {"subject": params.get("subject", ""), "grade": params.get("grade", "")}
+    if chosen is not None:
+        return chosen, {"subject": chosen.subject_id, "grade": chosen.grade_id}
+    first_class = teacher.classrooms_taught.order_by("pk").first()
+    return chosen, {
+        "subject": first_class.subject_id if first_class else "",
+        "grade": first_class.grade_id if first_class else "",
+    }

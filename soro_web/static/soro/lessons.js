@@ -82,8 +82,6 @@
     var label = button.textContent;
     var controller = window.AbortController ? new AbortController() : null;
     var pieces = 0;
-    var buffered = "";
-    var decoder = new TextDecoder();
     section.dataset.drafting = "1";
     button.disabled = true;
     button.textContent = button.dataset.labelBusy || label;
@@ -133,18 +131,7 @@
         if (!response.ok) {
           return response.text().then(function () { fail(response.status + " " + response.statusText); });
         }
-        var reader = response.body.getReader();
-        function pump() {
-          return reader.read().then(function (chunk) {
-            if (chunk.done) return;
-            buffered += decoder.decode(chunk.value, {stream: true});
-            var lines = buffered.split("\n");
-            buffered = lines.pop();
-            lines.forEach(function (line) { if (line) show(JSON.parse(line)); });
-            return pump();
-          });
-        }
-        return pump();
+        return window.soroReadEvents(response, show);
       })
       .catch(function (error) {
         if (error.name !== "AbortError") { fail(String(error)); return; }

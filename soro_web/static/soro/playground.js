@@ -44,8 +44,6 @@
     send.disabled = true;
     stop.hidden = false;
     controller = new AbortController();
-    var decoder = new TextDecoder();
-    var buffered = "";
     fetch(form.dataset.streamUrl, {method: "POST", body: new FormData(form),
                                    signal: controller.signal, credentials: "same-origin"})
       .then(function (response) {
@@ -58,18 +56,7 @@
             show({type: "error", message: messages.join(" ")});
           });
         }
-        var reader = response.body.getReader();
-        function pump() {
-          return reader.read().then(function (chunk) {
-            if (chunk.done) return;
-            buffered += decoder.decode(chunk.value, {stream: true});
-            var lines = buffered.split("\n");
-            buffered = lines.pop();
-            lines.forEach(function (line) { if (line) show(JSON.parse(line)); });
-            return pump();
-          });
-        }
-        return pump();
+        return window.soroReadEvents(response, show);
       })
       .catch(function (error) { if (error.name !== "AbortError") show({type: "error", message: String(error)}); })
       .then(finish);
