@@ -40,7 +40,7 @@ lint: install
 
 messages:
 	$(MANAGE) makemessages -l tg -l ru --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'benchmarks/*' --ignore 'docs/*'
-	$(MANAGE) compilemessages
+	$(MANAGE) compilemessages --ignore '.venv/*' --ignore 'var/*'
 
 clean:
 	rm -rf $(VENV) var

@@ -45,7 +45,7 @@ class LessonDetailOut(LessonOut):
 
     @staticmethod
     def resolve_sections(obj: Lesson) -> list[LessonSection]:
-        return list(obj.sections.order_by("position", "pk"))
+        return list(obj.sections.all())
 
 
 class LessonIn(Schema):

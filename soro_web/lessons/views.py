@@ -111,7 +111,7 @@ def _builder_context(request: AuthenticatedRequest, lesson: Lesson) -> dict[str,
     passages = services.lesson_passages(lesson=lesson, user=request.user)
     return {
         "lesson": lesson,
-        "sections": list(lesson.sections.order_by("position", "pk")),
+        "sections": list(lesson.sections.all()),
         "passages": passages,
         "has_passages": bool(passages),
         "details_form": LessonDetailsForm(
@@ -427,7 +427,7 @@ def lesson_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "lessons/lesson_view.html",
         {
             "lesson": lesson,
-            "sections": [s for s in lesson.sections.order_by("position", "pk") if s.body.strip()],
+            "sections": [s for s in lesson.sections.all() if s.body.strip()],
             "is_owner": lesson.teacher_id == request.user.pk,
         },
     )
@@ -443,7 +443,7 @@ def lesson_print(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "lessons/print.html",
         {
             "lesson": lesson,
-            "sections": [s for s in lesson.sections.order_by("position", "pk") if s.body.strip()],
+            "sections": [s for s in lesson.sections.all() if s.body.strip()],
         },
     )
 
