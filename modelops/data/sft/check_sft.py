@@ -219,6 +219,8 @@ def check_file(path: Path, stats: dict[str, TaskStats], seen_ids: set[str]) -> l
         limit = MAX_WORDS_LONG if inputs.get("kind") in LONG_KINDS else MAX_WORDS
         if task in ("write_questions", "grade_answer"):
             limit = MAX_WORDS_LONG
+        if task == "tutor_reply" and inputs.get("level", 1) >= 3:  # the step-by-step explanation
+            limit = MAX_WORDS_LONG
         if words > limit:
             problems.append(f"reply has {words} words (> {limit})")
         passages = inputs.get("passages", [])
