@@ -201,7 +201,7 @@ def check_file(path: Path, stats: dict[str, TaskStats], seen_ids: set[str]) -> l
         if language not in LANGUAGES:
             problems.append(f"language {language!r}")
         builder: Callable[..., prompts.Prompt] | None = getattr(prompts, task, None)
-        if builder is None or problems:
+        if builder is None:
             errors.append(f"{where}: " + "; ".join(problems))
             continue
         unknown = set(inputs) - set(inspect.signature(builder).parameters)
@@ -211,7 +211,8 @@ def check_file(path: Path, stats: dict[str, TaskStats], seen_ids: set[str]) -> l
             prompt = builder(**convert(task, inputs))
             conversation = prompt.conversation(reply)
         except Exception as error:  # report every broken line, not only the first
-            errors.append(f"{where}: the builder failed: {error!r}")
+            problems.append(f"the builder failed: {error!r}")
+            errors.append(f"{where}: " + "; ".join(problems))
             continue
         _check_line(task, record, problems)
 
