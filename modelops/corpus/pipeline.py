@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import heapq
 import json
-import math
 import os
 import random
 import shutil
@@ -45,7 +44,6 @@ from modelops.corpus.types import (
     CorpusBuildError,
     CorpusDocument,
     Progress,
-    QualityThresholds,
     SourceSpec,
 )
 
@@ -307,7 +305,7 @@ def _prepare(request: BuildRequest, *, resume: bool) -> tuple[list[SourceSpec], 
     the work folder) and whether this is a resume."""
     work = request.work_dir
     config_path = work / "config.json"
-    config = _config(request)
+    config = json.loads(json.dumps(_config(request)))  # as it reads back from disk
     resuming = config_path.is_file()
     if resuming and not resume:
         raise CorpusBuildError(
@@ -522,10 +520,9 @@ def build(
 
 def _check_something_tajik(request: BuildRequest, sources: list[SourceSpec]) -> None:
     steps = _stage_stats(request.work_dir, "filter")
-    by_name = {step["name"]: step["stats"] for step in steps}
     reader = next((s["stats"] for s in steps if "Soro sources" in s["name"]), {})
     language = next((s["stats"] for s in steps if "language ID" in s["name"]), {})
-    read = int(reader.get("documents", 0))
+    read = int(reader.get("total", 0))
     tajik = int(language.get("forwarded", 0))
     if tajik:
         return
@@ -533,7 +530,6 @@ def _check_something_tajik(request: BuildRequest, sources: list[SourceSpec]) -> 
     files = int(reader.get("files", 0))
     names = ", ".join(source.path for source in sources)
     shutil.rmtree(request.work_dir, ignore_errors=True)
-    del by_name
     raise CorpusBuildError(
         "no_tajik",
         f"No Tajik text found in {names}: {files} files, {read} documents read, "
@@ -724,16 +720,11 @@ def discard_work(request: BuildRequest) -> None:
         request.work_dir.parent.rmdir()  # only when no other build is under way
 
 
-def quality_defaults() -> QualityThresholds:
-    return QualityThresholds()
-
-
 __all__ = [
     "STAGES",
     "BuildRequest",
     "build",
     "discard_work",
-    "math",
     "removed_ids",
     "result_from_directory",
     "stage_pipelines",

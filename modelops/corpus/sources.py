@@ -105,6 +105,10 @@ def list_units(sources: list[SourceSpec]) -> list[Unit]:
         if _is_dataset_directory(root):
             units.append(Unit(index, str(root), ".", "dataset", _tree_size(root)))
             continue
+        if source.include:
+            matched = sorted({path for pattern in source.include for path in root.glob(pattern)})
+            units += [_unit(index, path, str(path.relative_to(root))) for path in matched if path.is_file()]
+            continue
         for directory, subdirectories, files in os.walk(root):
             here = Path(directory)
             subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))

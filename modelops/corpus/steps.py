@@ -131,7 +131,10 @@ class ManifestReader(PipelineStep):
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
         manifest = load_manifest(self.work_dir)
-        sources = [SourceSpec(**source) for source in manifest["sources"]]
+        sources = [
+            SourceSpec(**{**source, "include": tuple(source.get("include", ()))})
+            for source in manifest["sources"]
+        ]
         units = [Unit(**unit) for unit in manifest["units"]]
         mine = manifest["tasks"][rank] if rank < len(manifest["tasks"]) else []
         total = sum(max(units[index].size, 1) for index in mine)
@@ -285,9 +288,11 @@ class TajikLanguageFilter(BaseFilter):
         self.rule = measures.RussianLetterRule()
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        from modelops.llm.langid import detect_language
+        from modelops.llm.langid import MAX_CHARACTERS, detect_language
 
-        language, score = detect_language(doc.text)
+        # The document's first 2,000 characters (the detector's own cut, without its log
+        # line for every longer document).
+        language, score = detect_language(doc.text[:MAX_CHARACTERS])
         doc.metadata["language"] = language
         doc.metadata["language_score"] = round(score, 4)
         if language == "tg" and score >= self.threshold:

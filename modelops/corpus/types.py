@@ -55,6 +55,7 @@ class SourceSpec:
     path: str
     text_field: str = "text"
     curated: bool = False
+    include: tuple[str, ...] = ()  # glob patterns under a folder; empty: every file
 
 
 @dataclass(frozen=True)
