@@ -149,7 +149,7 @@ PHONE = re.compile(
 ID_NUMBER = re.compile(
     r"(?<![\w.,])\d{9,19}(?![\w.,]\d)|(?<!\w)[A-ZА-ЯҒӢҚӮҲҶ]{1,2}\s?№?\s?\d{6,9}(?!\w)"
 )
-IP_ADDRESS = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
+IP_ADDRESS = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
 
 
 def _is_phone(match: str) -> bool:
