@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.machine import cpu_name, load_average  # noqa: E402
+from benchmarks.machine import cpu_name, load_average
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_TOKENS = 1.9e9
@@ -53,7 +53,9 @@ def tajik_sentences() -> list[str]:
     sentences: list[str] = []
     for page in textbook_pages():
         for line in page.split("\n"):
-            sentences += [s.strip() for s in re.split(r"(?<=[.!?])\s+", line) if len(s.split()) >= 5]
+            sentences += [
+                s.strip() for s in re.split(r"(?<=[.!?])\s+", line) if len(s.split()) >= 5
+            ]
     return sorted(set(sentences))
 
 
@@ -131,12 +133,21 @@ def generate(out: Path, count: int, seed: int) -> dict[str, dict[str, str]]:
             write(name, paragraphs, suffix, {"kind": "exact", "of": original, "language": "tg"})
         elif roll < 0.14:  # another language
             language = rng.choice(sorted(foreign))
-            sentences = rng.sample(foreign[language], min(len(foreign[language]), rng.randint(8, 16)))
+            sentences = rng.sample(
+                foreign[language], min(len(foreign[language]), rng.randint(8, 16))
+            )
             paragraphs = [" ".join(sentences[i : i + 3]) for i in range(0, len(sentences), 3)]
-            write(name, paragraphs, rng.choice([".html", ".txt"]), {"kind": "foreign", "language": language})
+            write(
+                name,
+                paragraphs,
+                rng.choice([".html", ".txt"]),
+                {"kind": "foreign", "language": language},
+            )
         elif roll < 0.17:  # boilerplate only
             links = [f"{rng.choice(NAV)} {rng.randint(1, 99)}" for _ in range(40)]
-            content = "<html><body><nav>" + "".join(f"<li><a href='#'>{link}</a></li>" for link in links)
+            content = "<html><body><nav>" + "".join(
+                f"<li><a href='#'>{link}</a></li>" for link in links
+            )
             (folder / f"{name}.html").write_text(content + "</nav></body></html>", encoding="utf-8")
             labels[f"web/{name}.html"] = {"kind": "boilerplate", "language": "none"}
         else:
@@ -153,38 +164,46 @@ def generate(out: Path, count: int, seed: int) -> dict[str, dict[str, str]]:
     return labels
 
 
-def duplicate_scores(labels: dict[str, dict[str, str]], removed: set[str], reached: set[str]) -> tuple[float, float, int]:
+def duplicate_scores(
+    labels: dict[str, dict[str, str]], removed: set[str], reached: set[str]
+) -> tuple[float, float, int]:
     """Precision and recall of duplicate removal per planted cluster, over documents that
     reached deduplication (a copy whose original was filtered out earlier is not counted)."""
     clusters: dict[str, set[str]] = {}
     for doc_id, label in labels.items():
         if label["kind"] in ("near", "exact"):
             clusters.setdefault(label["of"], {label["of"]}).add(doc_id)
-    member_of = {doc: root for root, members in clusters.items() for doc in members}
     positives = sum(max(0, len(members & reached) - 1) for members in clusters.values())
     true_removed = 0
-    for root, members in clusters.items():
+    for members in clusters.values():
         true_removed += min(len(members & removed), max(0, len(members & reached) - 1))
     precision = true_removed / len(removed) if removed else 1.0
     recall = true_removed / positives if positives else 1.0
-    del member_of
     return precision, recall, positives
 
 
-def language_scores(folder: Path, labels: dict[str, dict[str, str]], limit: int) -> tuple[float, float, int, int]:
+def language_scores(
+    folder: Path, labels: dict[str, dict[str, str]], limit: int
+) -> tuple[float, float, int, int]:
     from datatrove.data import Document
     from trafilatura import extract
 
     from modelops.corpus.steps import TajikLanguageFilter, normalize_document
 
     step = TajikLanguageFilter(threshold=0.4)
-    chosen = [doc for doc, label in labels.items() if label["kind"] in ("tajik", "tajik-russian-letters", "foreign")]
+    chosen = [
+        doc
+        for doc, label in labels.items()
+        if label["kind"] in ("tajik", "tajik-russian-letters", "foreign")
+    ]
     rng = random.Random(7)
     tajik = [d for d in chosen if labels[d]["language"] == "tg"]
     other = [d for d in chosen if labels[d]["language"] != "tg"]
-    sample = rng.sample(tajik, min(limit, len(tajik))) + [
-        d for d in chosen if labels[d]["kind"] == "tajik-russian-letters"
-    ] + other
+    sample = (
+        rng.sample(tajik, min(limit, len(tajik)))
+        + [d for d in chosen if labels[d]["kind"] == "tajik-russian-letters"]
+        + other
+    )
     true_positive = false_positive = false_negative = 0
     for doc_id in dict.fromkeys(sample):
         path = folder / doc_id.removeprefix("web/")
@@ -197,8 +216,12 @@ def language_scores(folder: Path, labels: dict[str, dict[str, str]], limit: int)
         true_positive += kept and is_tajik
         false_positive += kept and not is_tajik
         false_negative += (not kept) and is_tajik
-    precision = true_positive / (true_positive + false_positive) if true_positive + false_positive else 1.0
-    recall = true_positive / (true_positive + false_negative) if true_positive + false_negative else 1.0
+    precision = (
+        true_positive / (true_positive + false_positive) if true_positive + false_positive else 1.0
+    )
+    recall = (
+        true_positive / (true_positive + false_negative) if true_positive + false_negative else 1.0
+    )
     return precision, recall, len(tajik), len(other)
 
 
@@ -220,7 +243,9 @@ def baseline(folder: Path, limit: int) -> tuple[float, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--smoke", action="store_true", help="300 documents, seconds")
     parser.add_argument("--documents", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "cache" / "corpus-bench")
@@ -247,23 +272,34 @@ def main() -> int:
         corpora_dir=corpora,
         sources=[SourceSpec("web", str(folder))],
         tokenizer_file=str(tokenizer),
-        benchmark_paths=[str(p) for p in sorted((ROOT / "modelops" / "data" / "benchmarks").glob("*.jsonl"))],
+        benchmark_paths=[
+            str(p) for p in sorted((ROOT / "modelops" / "data" / "benchmarks").glob("*.jsonl"))
+        ],
     )
     start = time.perf_counter()
     result = build(request)
     seconds = time.perf_counter() - start
 
     work = request.work_dir
-    dedup_removed = set(removed_ids(work, "exact_duplicate")) | set(removed_ids(work, "near_duplicate"))
-    dedup_in = {
-        step["step"]: step["in"] for step in result.datasheet["steps"]
-    }["exact duplicates"]
+    dedup_removed = set(removed_ids(work, "exact_duplicate")) | set(
+        removed_ids(work, "near_duplicate")
+    )
+    dedup_in = {step["step"]: step["in"] for step in result.datasheet["steps"]}["exact duplicates"]
     filtered_before = set()
-    for step in ("language", "gopher_quality", "gopher_repetition", "fineweb_quality", "tajik_shares", "decontamination"):
+    for step in (
+        "language",
+        "gopher_quality",
+        "gopher_repetition",
+        "fineweb_quality",
+        "tajik_shares",
+        "decontamination",
+    ):
         filtered_before |= set(removed_ids(work, step))
     extracted_ids = set(labels)  # boilerplate pages may also drop at extraction (no id log)
     reached = {
-        doc for doc in extracted_ids if doc not in filtered_before and labels[doc]["kind"] != "boilerplate"
+        doc
+        for doc in extracted_ids
+        if doc not in filtered_before and labels[doc]["kind"] != "boilerplate"
     }
     dup_precision, dup_recall, planted = duplicate_scores(labels, dedup_removed, reached)
     lang_precision, lang_recall, tajik_count, other_count = language_scores(folder, labels, 1000)
@@ -274,25 +310,40 @@ def main() -> int:
     for label in labels.values():
         kinds[label["kind"]] = kinds.get(label["kind"], 0) + 1
     rows = [
-        ("documents generated", f"{count:,} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})"),
+        (
+            "documents generated",
+            f"{count:,} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})",
+        ),
         ("input size", f"{input_bytes / 1e6:.1f} MB"),
         ("wall time (all stages)", f"{seconds:.1f} s"),
         ("documents/s", f"{count / seconds:.1f}"),
         ("MB/s", f"{input_bytes / 1e6 / seconds:.3f}"),
-        ("baseline: plain loop, per-document work only", f"{base_rate:.1f} documents/s ({base_count} documents)"),
-        ("kept", f"{result.documents:,} documents, {result.words:,} words, {result.tokens:,} Gemma tokens"),
+        (
+            "baseline: plain loop, per-document work only",
+            f"{base_rate:.1f} documents/s ({base_count} documents)",
+        ),
+        (
+            "kept",
+            f"{result.documents:,} documents, {result.words:,} words, "
+            f"{result.tokens:,} Gemma tokens",
+        ),
         ("kept Gemma tokens/s", f"{tokens_per_second:,.0f}"),
         ("documents reaching dedup", f"{dedup_in:,}"),
         ("planted duplicates reaching dedup", f"{planted:,}"),
         ("duplicates removed", f"{len(dedup_removed):,}"),
         ("duplicate precision (goal >= 0.95)", f"{dup_precision:.3f}"),
         ("duplicate recall (goal >= 0.90)", f"{dup_recall:.3f}"),
-        ("language filter precision", f"{lang_precision:.3f} (sample: {tajik_count:,} Tajik, {other_count:,} other)"),
+        (
+            "language filter precision",
+            f"{lang_precision:.3f} (sample: {tajik_count:,} Tajik, {other_count:,} other)",
+        ),
         ("language filter recall", f"{lang_recall:.3f}"),
     ]
     for workers in args.workers:
         hours = TARGET_TOKENS / tokens_per_second / workers / 3600
-        rows.append((f"1.9B kept tokens, {workers} worker(s) (linear projection)", f"{hours:,.1f} h"))
+        rows.append(
+            (f"1.9B kept tokens, {workers} worker(s) (linear projection)", f"{hours:,.1f} h")
+        )
     width = max(len(label) for label, _ in rows)
     print(f"{'measure':<{width}}  value")
     for label, value in rows:

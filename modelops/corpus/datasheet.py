@@ -109,7 +109,9 @@ def build_datasheet(
     return {
         "name": name,
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "engine": f"datatrove {datatrove.__version__}" if hasattr(datatrove, "__version__") else "datatrove",
+        "engine": f"datatrove {datatrove.__version__}"
+        if hasattr(datatrove, "__version__")
+        else "datatrove",
         "sources": source_rows,
         "read": {
             "files": int(reader.get("files", 0)),
@@ -128,7 +130,9 @@ def build_datasheet(
         "unreadable_files": problems,
         "steps": steps,
         "splits": splits,
-        "totals": {key: splits["train"][key] + splits["validation"][key] for key in splits["train"]},
+        "totals": {
+            key: splits["train"][key] + splits["validation"][key] for key in splits["train"]
+        },
         "decontamination": {
             "ngram_per_benchmark": decontamination.get("ngram_per_benchmark", {}),
             "indexed_ngrams": len(decontamination.get("hashes", {})),
@@ -189,13 +193,14 @@ def render_datasheet(datasheet: dict[str, Any]) -> str:
         f"{_number(totals['tokens'])} Gemma 3 tokens. Checksum (SHA-256 of the shards): "
         f"`{datasheet['checksum']}`.",
         "",
-        "Load it with `datasets.load_dataset(\"parquet\", data_dir=\"<this folder>/data\")` "
-        "or `datasets.load_dataset(\"<this folder>\")`: splits `train` and `validation` "
+        'Load it with `datasets.load_dataset("parquet", data_dir="<this folder>/data")` '
+        'or `datasets.load_dataset("<this folder>")`: splits `train` and `validation` '
         "(held out by a stable hash of the document id after deduplication; never train on it).",
         "",
         "## Sources",
         "",
-        "| source | path | curated | files | documents read | documents kept | words | Gemma tokens |",
+        "| source | path | curated | files | documents read | documents kept | words "
+        "| Gemma tokens |",
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for row in datasheet["sources"]:
@@ -204,10 +209,17 @@ def render_datasheet(datasheet: dict[str, Any]) -> str:
             f"{row['files']} | {_number(row['documents_read'])} | {_number(row['documents'])} | "
             f"{_number(row['words'])} | {_number(row['tokens'])} |"
         )
-    lines += ["", "## Splits", "", "| split | documents | words | Gemma tokens |", "|---|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Splits",
+        "",
+        "| split | documents | words | Gemma tokens |",
+        "|---|---:|---:|---:|",
+    ]
     for split, row in datasheet["splits"].items():
         lines.append(
-            f"| {split} | {_number(row['documents'])} | {_number(row['words'])} | {_number(row['tokens'])} |"
+            f"| {split} | {_number(row['documents'])} | {_number(row['words'])} "
+            f"| {_number(row['tokens'])} |"
         )
     lines += [
         "",

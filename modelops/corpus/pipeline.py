@@ -253,7 +253,9 @@ def _config(request: BuildRequest) -> dict[str, Any]:
         "sources": [asdict(source) for source in request.sources],
         "providers": sorted(request.providers),
         "benchmarks": [
-            {"path": path, "sha256": _sha256(Path(path))} if Path(path).is_file() else {"path": path}
+            {"path": path, "sha256": _sha256(Path(path))}
+            if Path(path).is_file()
+            else {"path": path}
             for path in request.benchmark_paths
         ],
         "options": request.options.to_json(),
@@ -361,6 +363,12 @@ def _prepare(request: BuildRequest, *, resume: bool) -> tuple[list[SourceSpec], 
     )
     _write_json(config_path, config)  # written last: its presence means "resumable"
     return sources, False
+
+
+def prepare(request: BuildRequest) -> None:
+    """Write the work folder (manifest, decontamination index, provider snapshots) without
+    running anything: the first step of a build on Slurm or Ray (docs/training.md)."""
+    _prepare(request, resume=False)
 
 
 # --- running --------------------------------------------------------------------------------
@@ -520,8 +528,8 @@ def build(
 
 def _check_something_tajik(request: BuildRequest, sources: list[SourceSpec]) -> None:
     steps = _stage_stats(request.work_dir, "filter")
-    reader = next((s["stats"] for s in steps if "Soro sources" in s["name"]), {})
-    language = next((s["stats"] for s in steps if "language ID" in s["name"]), {})
+    reader: dict[str, Any] = next((s["stats"] for s in steps if "Soro sources" in s["name"]), {})
+    language: dict[str, Any] = next((s["stats"] for s in steps if "language ID" in s["name"]), {})
     read = int(reader.get("total", 0))
     tajik = int(language.get("forwarded", 0))
     if tajik:
@@ -545,7 +553,9 @@ def _validation_cut(keys: list[float], options: BuildOptions) -> float:
     count = len(keys)
     if count < 2:
         return -1.0
-    wanted = max(round(options.validation_share * count), min(options.min_validation_documents, count // 5))
+    wanted = max(
+        round(options.validation_share * count), min(options.min_validation_documents, count // 5)
+    )
     wanted = max(1, min(wanted, count - 1))
     return sorted(keys)[wanted - 1]
 

@@ -107,7 +107,11 @@ def list_units(sources: list[SourceSpec]) -> list[Unit]:
             continue
         if source.include:
             matched = sorted({path for pattern in source.include for path in root.glob(pattern)})
-            units += [_unit(index, path, str(path.relative_to(root))) for path in matched if path.is_file()]
+            units += [
+                _unit(index, path, str(path.relative_to(root)))
+                for path in matched
+                if path.is_file()
+            ]
             continue
         for directory, subdirectories, files in os.walk(root):
             here = Path(directory)
@@ -220,7 +224,7 @@ def _parsed_text(path: str, max_file_bytes: int) -> str:
 def _open_text(path: str) -> io.TextIOBase:
     if path.endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
+    return open(path, encoding="utf-8", errors="replace")
 
 
 def _jsonl_documents(path: str, prefix: str, text_field: str) -> Iterator[RawDocument]:
@@ -268,7 +272,9 @@ def _dataset_documents(path: str, prefix: str, text_field: str) -> Iterator[RawD
     try:
         loaded = datasets.load_from_disk(path)
     except Exception as error:
-        raise Unreadable("corrupt", f"{path} is not a readable datasets directory: {error}") from error
+        raise Unreadable(
+            "corrupt", f"{path} is not a readable datasets directory: {error}"
+        ) from error
     splits = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [("", loaded)]
     for split, dataset in splits:
         if text_field not in dataset.column_names:
@@ -323,7 +329,7 @@ def catalog_strings(name: str, data: bytes) -> list[str]:
 def _po_strings(text: str) -> list[str]:
     values: list[str] = []
     current: list[str] | None = None
-    for line in text.splitlines() + [""]:
+    for line in [*text.splitlines(), ""]:
         line = line.strip()
         if line.startswith(("msgstr ", "msgstr[")):
             current = [_po_literal(line.split(" ", 1)[1])]

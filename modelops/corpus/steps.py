@@ -129,7 +129,9 @@ class ManifestReader(PipelineStep):
         self.work_dir = work_dir
         self.hook_key = hook_key
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+    def run(
+        self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
+    ) -> Iterator[Document]:
         manifest = load_manifest(self.work_dir)
         sources = [
             SourceSpec(**{**source, "include": tuple(source.get("include", ()))})
@@ -183,7 +185,9 @@ class RankJsonlReader(PipelineStep):
         self.hook_key = hook_key
         self.stage = stage
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+    def run(
+        self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
+    ) -> Iterator[Document]:
         path = Path(self.folder) / f"{rank:05d}.jsonl.gz"
         if not path.is_file():
             return
@@ -204,7 +208,9 @@ class HtmlExtractor(Trafilatura):
 
     name = "⛏ Trafilatura (HTML only)"
 
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+    def run(
+        self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1
+    ) -> Iterator[Document]:
         sandbox: ExtractorSandbox | None = None
         try:
             for doc in data:
@@ -213,7 +219,9 @@ class HtmlExtractor(Trafilatura):
                     continue
                 self.stat_update(StatHints.total)
                 if sandbox is None:
-                    sandbox = ExtractorSandbox(timeout=self.timeout, warmup_text="")
+                    sandbox = ExtractorSandbox(
+                        timeout=self.timeout, warmup_text="<html><body><p>.</p></body></html>"
+                    )
                     sandbox.__enter__()
                 try:
                     extracted = sandbox.process_document(doc.text, self.extract)
@@ -256,7 +264,9 @@ class TajikNormalizer(PipelineStep):
     type = "✂️ - FORMAT"
     name = "🔤 NFC + Tajik normalisation"
 
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+    def run(
+        self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1
+    ) -> Iterator[Document]:
         for doc in data:
             self.stat_update(StatHints.total)
             with self.track_time():
@@ -402,7 +412,9 @@ class PIIScrubber(PipelineStep):
     type = "✂️ - FORMAT"
     name = "🔒 PII scrubbing"
 
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+    def run(
+        self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1
+    ) -> Iterator[Document]:
         for doc in data:
             self.stat_update(StatHints.total)
             counts = measures.ScrubCounts()
@@ -434,7 +446,11 @@ def decontamination_words(text: str) -> list[str]:
 
 
 def build_decontamination_index(
-    benchmarks: list[tuple[str, list[str]]], *, min_ngram: int, max_ngram: int, min_item_words: int = 5
+    benchmarks: list[tuple[str, list[str]]],
+    *,
+    min_ngram: int,
+    max_ngram: int,
+    min_item_words: int = 5,
 ) -> dict[str, Any]:
     """The n-grams that mark a document as contaminated.
 
@@ -585,14 +601,18 @@ class TokenizingParquetWriter(PipelineStep):
     type = "💽 - WRITER"
     name = "🧮 words, Gemma tokens, parquet"
 
-    def __init__(self, folder: str, tokenizer_file: str, hook_key: str | None = None, batch: int = 256) -> None:
+    def __init__(
+        self, folder: str, tokenizer_file: str, hook_key: str | None = None, batch: int = 256
+    ) -> None:
         super().__init__()
         self.folder = folder
         self.tokenizer_file = tokenizer_file
         self.hook_key = hook_key
         self.batch = batch
 
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+    def run(
+        self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1
+    ) -> Iterator[Document]:
         import pyarrow as pa
         import pyarrow.parquet as pq
         from tokenizers import Tokenizer
@@ -617,7 +637,9 @@ class TokenizingParquetWriter(PipelineStep):
         def flush() -> None:
             if not pending:
                 return
-            encodings = tokenizer.encode_batch([doc.text for doc in pending], add_special_tokens=False)
+            encodings = tokenizer.encode_batch(
+                [doc.text for doc in pending], add_special_tokens=False
+            )
             columns: dict[str, list[Any]] = {name: [] for name in schema.names}
             for doc, encoding in zip(pending, encodings, strict=True):
                 words = measures.word_count(doc.text)

@@ -30,9 +30,62 @@ CYRILLIC_LANGUAGES = frozenset({"ru", "bg", "uk", "mk", "sr", "be", "kk", "ky", 
 _RUSSIAN_KEYBOARD = str.maketrans({"ҳ": "х", "ҷ": "ч", "қ": "к", "ғ": "г", "ӯ": "у", "ӣ": "и"})
 _SHARED_WITH_RUSSIAN = frozenset({"на", "он", "то"})
 RUSSIAN_STOP_WORDS = frozenset(
-    """и в не что с как это по к но из у за от о же так все всё она для его был была были
-    мы вы они при или бы когда только уже если ее её было есть еще ещё этот этого этой
-    который которые которая также может чтобы себя после более очень""".split()
+    [
+        "и",
+        "в",
+        "не",
+        "что",
+        "с",
+        "как",
+        "это",
+        "по",
+        "к",
+        "но",
+        "из",
+        "у",
+        "за",
+        "от",
+        "о",
+        "же",
+        "так",
+        "все",
+        "всё",
+        "она",
+        "для",
+        "его",
+        "был",
+        "была",
+        "были",
+        "мы",
+        "вы",
+        "они",
+        "при",
+        "или",
+        "бы",
+        "когда",
+        "только",
+        "уже",
+        "если",
+        "ее",
+        "её",
+        "было",
+        "есть",
+        "еще",
+        "ещё",
+        "этот",
+        "этого",
+        "этой",
+        "который",
+        "которые",
+        "которая",
+        "также",
+        "может",
+        "чтобы",
+        "себя",
+        "после",
+        "более",
+        "очень",
+    ]
 )
 
 
@@ -76,9 +129,7 @@ def profile(text: str) -> TextProfile:
     count = len(tokens)
     non_space = [char for char in text if not char.isspace()]
     digits = sum(char.isdigit() for char in non_space)
-    symbols = sum(
-        1 for char in non_space if not char.isalnum() and char not in _PUNCTUATION
-    )
+    symbols = sum(1 for char in non_space if not char.isalnum() and char not in _PUNCTUATION)
     stops = [token for token in tokens if token in STOP_WORDS]
     keys = tajik_stop_keys()
     return TextProfile(

@@ -130,7 +130,7 @@ def _datatrove_verdicts(documents: list[str]) -> Counter[str]:
     from modelops.corpus import steps
 
     thresholds = QualityThresholds()
-    filters = [
+    filters: list[steps.BaseFilter] = [
         steps.TajikGopherQuality(thresholds),
         steps.TajikGopherRepetition(thresholds),
         steps.TajikFineWebQuality(thresholds),
@@ -174,7 +174,8 @@ def report(name: str, documents: list[str], out: Callable[[str], None] = print) 
         for (lang, _), profile in zip(detected, profiles, strict=True)
         if lang != "tg"
     )
-    out(f"Russian-letter rule keeps {rescued} of {sum(lang != 'tg' for lang, _ in detected)} not called tg")
+    not_tg = sum(lang != "tg" for lang, _ in detected)
+    out(f"Russian-letter rule keeps {rescued} of {not_tg} not called tg")
     rows = [
         ("words", [float(p.words) for p in profiles]),
         ("mean word length", [p.mean_word_length for p in profiles]),

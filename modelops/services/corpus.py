@@ -67,7 +67,9 @@ def curriculum_documents() -> Iterator[CorpusDocument]:
             line = f"{unit.grade.name}. {unit.name}"
             lines.append(line + (": " + "; ".join(children) + "." if children else "."))
         if len(lines) > 1:
-            yield CorpusDocument(id=f"subject-{subject.code}", text="\n".join(lines), source="curriculum")
+            yield CorpusDocument(
+                id=f"subject-{subject.code}", text="\n".join(lines), source="curriculum"
+            )
 
 
 def benchmark_paths() -> list[str]:

@@ -75,7 +75,10 @@ def test_the_command_builds_registers_and_prints_the_datasheet(
     assert by_source["textbooks"]["documents_read"] == 2  # pages 1 and 2
     assert by_source["curriculum"]["documents"] >= 1
     steps = {step["step"]: step for step in corpus.datasheet["steps"]}
-    assert steps["benchmark decontamination"]["notes"] == {"contaminated_local": 1, "contaminated_tajik_suite": 1}
+    assert steps["benchmark decontamination"]["notes"] == {
+        "contaminated_local": 1,
+        "contaminated_tajik_suite": 1,
+    }
     assert corpus.documents == sum(row["documents"] for row in by_source.values())
     assert corpus.tokens == corpus.datasheet["totals"]["tokens"] > corpus.words > 0
     assert len(corpus.checksum) == 64
@@ -113,10 +116,15 @@ def test_textbook_documents_reparse_the_file_page_by_page(tmp_path: Path, settin
     from tutoring.models import TextbookEdition
 
     settings.MEDIA_ROOT = tmp_path / "media"
-    textbook = Textbook.objects.create(title="Китоб", subject=SubjectFactory(), grade=GradeFactory(number=13))
+    textbook = Textbook.objects.create(
+        title="Китоб", subject=SubjectFactory(), grade=GradeFactory(number=13)
+    )
     textbook.file.save(
         "book.md",
-        ContentFile("<!-- page 1 -->\n# Сарлавҳа\n\nМатни саҳифаи якум.\n<!-- page 2 -->\nМатни дуюм.\n".encode()),
+        ContentFile(
+            "<!-- page 1 -->\n# Сарлавҳа\n\nМатни саҳифаи якум.\n"
+            "<!-- page 2 -->\nМатни дуюм.\n".encode()
+        ),
     )
     edition = TextbookEdition.objects.create(textbook=textbook, status="ready", is_current=True)
     TextbookEdition.objects.create(textbook=textbook, status="ready", is_current=False)

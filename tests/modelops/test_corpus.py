@@ -14,7 +14,9 @@ import pytest
 from modelops.corpus import BuildOptions, BuildRequest, CorpusBuildError, SourceSpec, build
 from modelops.corpus.thresholds import textbook_pages
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "modelops" / "data" / "benchmarks" / "tajik_suite.jsonl"
+BENCHMARK = (
+    Path(__file__).resolve().parents[2] / "modelops" / "data" / "benchmarks" / "tajik_suite.jsonl"
+)
 from tests.modelops.test_corpus_filters import RUSSIAN  # noqa: E402
 
 ENGLISH_HTML = (
@@ -64,7 +66,9 @@ def make_sources(root: Path) -> Path:
     return source
 
 
-def request(root: Path, name: str, sources: Path, tokenizer_dir: Path, **options: object) -> BuildRequest:
+def request(
+    root: Path, name: str, sources: Path, tokenizer_dir: Path, **options: object
+) -> BuildRequest:
     return BuildRequest(
         name=name,
         corpora_dir=root / "corpora",
@@ -102,7 +106,9 @@ def test_the_layout_is_a_datasets_dataset(built: tuple[Path, object], tmp_path: 
     loaded = datasets.load_dataset(str(directory), cache_dir=str(tmp_path / "hf"))
     assert sorted(loaded) == ["train", "validation"]
     assert loaded["train"].column_names == ["id", "text", "source", "words", "tokens"]
-    again = datasets.load_dataset("parquet", data_dir=str(directory / "data"), cache_dir=str(tmp_path / "hf"))
+    again = datasets.load_dataset(
+        "parquet", data_dir=str(directory / "data"), cache_dir=str(tmp_path / "hf")
+    )
     assert again["train"].num_rows == loaded["train"].num_rows
 
 
@@ -137,7 +143,9 @@ def test_kept_removed_and_why(built: tuple[Path, object]) -> None:
     assert datasheet["read"]["skipped_rows"] == {"no_text_field": 1}
     assert datasheet["totals"]["documents"] == 24 == result.documents  # type: ignore[attr-defined]
     assert datasheet["sources"][0]["documents"] == 24
-    assert datasheet["sources"][0]["tokens"] == sum(int(row["tokens"]) for row in train + validation)
+    assert datasheet["sources"][0]["tokens"] == sum(
+        int(row["tokens"]) for row in train + validation
+    )
     assert len(datasheet["kept_examples"]) == 20
     assert {row["step"] for row in datasheet["removed_examples"]} == {
         "language",
@@ -156,7 +164,13 @@ def test_resume_after_an_interruption_gives_the_same_corpus(
 ) -> None:
     # Shards of about 8 kB: several tasks, so some finish before the "kill".
     reference = build(
-        request(tmp_path / "ref", "again", make_sources(tmp_path / "ref"), tokenizer_dir, shard_bytes=8_000)
+        request(
+            tmp_path / "ref",
+            "again",
+            make_sources(tmp_path / "ref"),
+            tokenizer_dir,
+            shard_bytes=8_000,
+        )
     )
     sources = make_sources(tmp_path)
     small = request(tmp_path, "again", sources, tokenizer_dir, shard_bytes=8_000)
@@ -178,7 +192,9 @@ def test_resume_after_an_interruption_gives_the_same_corpus(
     with pytest.raises(CorpusBuildError) as refused:
         build(small)
     assert refused.value.code == "exists" and "--resume" in refused.value.message
-    changed = request(tmp_path, "again", sources, tokenizer_dir, shard_bytes=8_000, minhash_ngrams=4)
+    changed = request(
+        tmp_path, "again", sources, tokenizer_dir, shard_bytes=8_000, minhash_ngrams=4
+    )
     with pytest.raises(CorpusBuildError) as different:
         build(changed, resume=True)
     assert different.value.code == "arguments_changed"

@@ -90,7 +90,8 @@ def test_lines_without_closing_punctuation_are_removed() -> None:
 
 def test_a_table_of_numbers_is_removed_by_its_digit_share() -> None:
     rows = "\n".join(
-        f"Дар соли {1990 + i} ҳосил {1234 + i} тонна ва нарх {567 + i} сомонӣ буд." for i in range(12)
+        f"Дар соли {1990 + i} ҳосил {1234 + i} тонна ва нарх {567 + i} сомонӣ буд."
+        for i in range(12)
     )
     assert verdict(steps.TajikShareFilter(THRESHOLDS), rows) == (False, "many_digits")
 
@@ -171,7 +172,8 @@ def test_a_document_with_a_benchmark_item_is_dropped(tmp_path: Path) -> None:
 def test_catalog_sentences_and_jsonl_rows(tmp_path: Path) -> None:
     po = (
         'msgid ""\nmsgstr ""\n\nmsgid "Save"\nmsgstr "Захира"\n\n'
-        'msgid "Long"\nmsgstr ""\n"Тағйиротҳо бо муваффақият захира карда шуданд ва шумо метавонед "\n'
+        'msgid "Long"\nmsgstr ""\n'
+        '"Тағйиротҳо бо муваффақият захира карда шуданд ва шумо метавонед "\n'
         '"кори худро идома диҳед."\n'
     )
     assert catalog_strings("django.po", po.encode()) == [
@@ -181,7 +183,9 @@ def test_catalog_sentences_and_jsonl_rows(tmp_path: Path) -> None:
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"body": "Матни якум."}\nnot json\n{"other": 1}\n', encoding="utf-8")
     unit = Unit(0, str(rows), "rows.jsonl", "jsonl", rows.stat().st_size)
-    read = list(read_unit(unit, SourceSpec("web", str(tmp_path), text_field="body"), max_file_bytes=10**6))
+    read = list(
+        read_unit(unit, SourceSpec("web", str(tmp_path), text_field="body"), max_file_bytes=10**6)
+    )
     assert [(doc.id, doc.kind) for doc in read] == [
         ("web/rows.jsonl:1", "text"),
         ("web/rows.jsonl:2", "skipped:malformed_json"),

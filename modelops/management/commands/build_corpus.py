@@ -24,12 +24,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="the corpus name (letters, digits, - and _)")
         parser.add_argument("sources", nargs="*", type=Path, help="files or folders to read")
-        parser.add_argument(
-            "--textbooks", action="store_true", help="add every ingested textbook"
-        )
-        parser.add_argument(
-            "--curriculum", action="store_true", help="add the curriculum's topics"
-        )
+        parser.add_argument("--textbooks", action="store_true", help="add every ingested textbook")
+        parser.add_argument("--curriculum", action="store_true", help="add the curriculum's topics")
         parser.add_argument(
             "--demo",
             action="store_true",
@@ -88,8 +84,8 @@ class Command(BaseCommand):
             ) from None
         except KeyboardInterrupt:
             raise CommandError(
-                f"Interrupted; finished shards are kept. Continue with the same command and "
-                f"--resume."
+                "Interrupted; finished shards are kept. Continue with the same command and "
+                "--resume."
             ) from None
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Built {corpus.name} in {corpus.directory}"))
