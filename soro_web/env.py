@@ -101,9 +101,7 @@ def env_list(
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def env_path(
-    name: str, default: Path, *, environ: Mapping[str, str] | None = None
-) -> Path:
+def env_path(name: str, default: Path, *, environ: Mapping[str, str] | None = None) -> Path:
     """A directory or file path (made absolute); ``default`` when unset or empty."""
     value = env_str(name, None, environ=environ)
     if value is None:
