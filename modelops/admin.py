@@ -175,7 +175,8 @@ class GenerationLogAdmin(admin.ModelAdmin):
 
 @admin.register(Corpus)
 class CorpusAdmin(admin.ModelAdmin):
-    """Read-only: corpora are built with ``manage.py build_corpus``."""
+    """Read-only: corpora are built with ``manage.py build_corpus``. Deleting a row
+    unregisters the corpus; its folder stays on disk."""
 
     list_display = ["name", "documents", "words", "tokens", "created_at"]
     search_fields = ["name"]
@@ -198,7 +199,4 @@ class CorpusAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
