@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run setup install test lint messages benchmarks-smoke clean
+.PHONY: run setup install test lint messages benchmarks-smoke clean corpus-sources corpus-demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,21 @@ lint: install
 messages:
 	$(MANAGE) makemessages -l tg -l ru --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'benchmarks/*' --ignore 'docs/*'
 	$(MANAGE) compilemessages --ignore '.venv/*' --ignore 'var/*'
+
+## Unpack Debian's Tajik language packs (Firefox ESR, LibreOffice) for the demo corpus,
+## without installing them (each would pull the whole program): apt-get download + dpkg-deb -x.
+CORPUS_SOURCES ?= $(or $(SORO_CORPUS_SOURCES_DIR),$(or $(SORO_VAR_DIR),var)/corpus-sources)
+corpus-sources:
+	rm -rf $(CORPUS_SOURCES)/debs && mkdir -p $(CORPUS_SOURCES)/debs
+	cd $(CORPUS_SOURCES)/debs && apt-get download firefox-esr-l10n-tg libreoffice-l10n-tg
+	for package in firefox-esr-l10n-tg libreoffice-l10n-tg; do \
+		rm -rf $(CORPUS_SOURCES)/$$package && \
+		dpkg-deb -x $(CORPUS_SOURCES)/debs/$${package}_*.deb $(CORPUS_SOURCES)/$$package || exit 1; \
+	done
+
+## The demo corpus: demo textbooks (ingested), curriculum and packaged Tajik text
+corpus-demo: setup corpus-sources
+	$(MANAGE) build_corpus demo --demo
 
 clean:
 	rm -rf $(VENV) var

@@ -6,7 +6,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from modelops.models import EvaluationResult, GenerationLog, ModelRun, ModelVersion
+from modelops.models import Corpus, EvaluationResult, GenerationLog, ModelRun, ModelVersion
 from modelops.services.jobs import model_run_cancel, model_run_enqueue
 from soro_web.accounts.models import User
 
@@ -176,4 +176,33 @@ class GenerationLogAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in GenerationLog._meta.fields]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Corpus)
+class CorpusAdmin(admin.ModelAdmin):
+    """Read-only: corpora are built with ``manage.py build_corpus``. Deleting a row
+    unregisters the corpus; its folder stays on disk."""
+
+    list_display = ["name", "documents", "words", "tokens", "created_at"]
+    search_fields = ["name"]
+    readonly_fields = [
+        "name",
+        "status",
+        "sources",
+        "counts",
+        "documents",
+        "words",
+        "tokens",
+        "checksum",
+        "path",
+        "run",
+        "datasheet",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

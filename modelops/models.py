@@ -233,3 +233,53 @@ class GenerationLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Corpus(models.Model):
+    """A finished Tajik corpus: parquet shards in a ``datasets`` layout and its datasheet.
+
+    Rows are written only when a build has finished, so every row points at a complete
+    folder (an unfinished build lives on disk under ``<corpora>/.work/<name>``)."""
+
+    class Status(models.TextChoices):
+        READY = "ready", _("ready")
+        MISSING = "missing", _("files missing")
+
+    name = models.SlugField(_("name"), max_length=100, unique=True)
+    sources = models.JSONField(_("sources"), default=list, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.READY
+    )
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    documents = models.PositiveIntegerField(_("documents"), default=0)
+    words = models.BigIntegerField(_("words"), default=0)
+    tokens = models.BigIntegerField(_("Gemma tokens"), default=0)
+    checksum = models.CharField(_("checksum (SHA-256)"), max_length=64, blank=True)
+    datasheet = models.JSONField(_("datasheet"), default=dict, blank=True)
+    path = models.CharField(
+        _("path"),
+        max_length=500,
+        help_text=_("Folder of the corpus, relative to the corpora directory or absolute."),
+    )
+    run = models.ForeignKey(
+        ModelRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="corpora",
+        verbose_name=_("run"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("corpus")
+        verbose_name_plural = _("corpora")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def directory(self) -> Path:
+        path = Path(self.path)
+        return path if path.is_absolute() else Path(settings.SORO_CORPORA_DIR) / path

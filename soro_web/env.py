@@ -101,6 +101,16 @@ def env_list(
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_path(name: str, default: Path, *, environ: Mapping[str, str] | None = None) -> Path:
+    """A directory or file path (made absolute); ``default`` when unset or empty."""
+    value = env_str(name, None, environ=environ)
+    if value is None:
+        return default.resolve()
+    if "\x00" in value:
+        raise ImproperlyConfigured(f"{name} must be a path, got {value!r}.")
+    return Path(value).expanduser().resolve()
+
+
 def env_url(
     name: str,
     default: str | None = None,

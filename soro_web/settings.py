@@ -20,6 +20,7 @@ from soro_web.env import (
     env_float,
     env_int,
     env_list,
+    env_path,
     env_str,
     env_url,
     secret_key_from_env_or_file,
@@ -269,6 +270,14 @@ if SORO_GATE_METRIC not in {"acc", "acc_norm"}:
     )
 # A candidate must keep at least this share of the active version's English score.
 SORO_GATE_MIN_ENGLISH_RETENTION = env_float("SORO_GATE_MIN_ENGLISH_RETENTION", 0.95, minimum=0.0)
+
+# --- Corpus building ------------------------------------------------------------------------
+
+# Built corpora (parquet shards in a `datasets` layout + datasheet), one folder per name; an
+# unfinished build keeps its resumable work under <corpora>/.work/<name>.
+SORO_CORPORA_DIR = env_path("SORO_CORPORA_DIR", VAR_DIR / "corpora")
+# Where `make corpus-sources` unpacks the Debian Tajik language packs for the demo corpus.
+SORO_CORPUS_SOURCES_DIR = env_path("SORO_CORPUS_SOURCES_DIR", VAR_DIR / "corpus-sources")
 
 # --- Textbook retrieval --------------------------------------------------------------------
 

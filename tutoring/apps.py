@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class TutoringConfig(AppConfig):
     name = "tutoring"
     verbose_name = _("Tutoring")
+
+    def ready(self) -> None:
+        # modelops may not import tutoring; tutoring hands it the textbooks for corpora.
+        from modelops.services.corpus import register_corpus_source
+        from tutoring.corpus_source import textbook_documents
+
+        register_corpus_source("textbooks", textbook_documents)

@@ -256,6 +256,7 @@ ADMIN_READ_ONLY_ADD = {
     "admin:axes_accessfailurelog_add",
     "admin:modelops_generationlog_add",
     "admin:modelops_evaluationresult_add",
+    "admin:modelops_corpus_add",  # corpora are built with manage.py build_corpus
 }
 
 
@@ -362,7 +363,7 @@ def _admin_rows(people: People) -> None:
     from django.contrib.auth.models import Group
     from django.utils import timezone
 
-    from modelops.models import EvaluationResult, GenerationLog, ModelRun, ModelVersion
+    from modelops.models import Corpus, EvaluationResult, GenerationLog, ModelRun, ModelVersion
     from soro_web.accounts.services import api_token_create
     from soro_web.curriculum.models import Grade, Subject
     from soro_web.models import WorkerHeartbeat
@@ -389,6 +390,7 @@ def _admin_rows(people: People) -> None:
         value=0.25,
     )
     GenerationLog.objects.create(purpose="playground", backend="local", status="completed")
+    Corpus.objects.create(name="demo", path="demo")
     from tutoring.models import Passage
 
     edition = an_edition()
