@@ -80,6 +80,8 @@ class ModelRun(models.Model):
         EVALUATE = "evaluate", _("evaluation")
         QUANTIZE = "quantize", _("quantization")
         PROMOTE = "promote", _("promotion")
+        CORPUS = "corpus", _("corpus building")
+        REFRESH = "refresh", _("model refresh")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -121,6 +123,13 @@ class ModelRun(models.Model):
         blank=True,
         verbose_name=_("started by"),
     )
+    # A job's claim and heartbeat (soro_web/jobs.py): the run that owns the row, the last sign
+    # of life while it runs, and when its message was last sent to the queue. Runs started
+    # from a command (not queued) have no heartbeat and are never swept.
+    owner = models.CharField(_("owner"), max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent to the queue"), null=True, blank=True)
+    recoveries = models.PositiveSmallIntegerField(_("recoveries"), default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

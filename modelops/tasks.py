@@ -7,13 +7,9 @@ from celery import shared_task
 from modelops.services.jobs import model_run_execute
 
 
-@shared_task(name="modelops.evaluate", ignore_result=True)
-def evaluate(run_id: int) -> None:
-    """Evaluate a model version on a benchmark, as recorded on the queued run."""
-    model_run_execute(run_id=run_id)
-
-
-@shared_task(name="modelops.quantize", ignore_result=True)
-def quantize(run_id: int) -> None:
-    """Quantize a model version, as recorded on the queued run."""
+@shared_task(name="modelops.run_job", ignore_result=True)
+def run_job(run_id: int) -> None:
+    """Run a queued model run (evaluation, quantization, training, corpus building or a
+    whole refresh), as recorded on the run. Idempotent; recovered by the sweep when its
+    worker dies (modelops/services/jobs.py)."""
     model_run_execute(run_id=run_id)

@@ -223,7 +223,10 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem://"):
     }
 # Model evaluation and quantization run on their own queue, so textbook jobs never wait
 # behind an hour of scoring (the platform's worker consumes both queues).
-CELERY_TASK_ROUTES = {"modelops.*": {"queue": "modelops"}}
+# Model jobs (minutes to hours) have a queue of their own, so a long training run never holds
+# up textbook ingestion or grading; a district runs dedicated workers for it.
+SORO_MODELOPS_QUEUE = env_str("SORO_MODELOPS_QUEUE", "modelops") or "modelops"
+CELERY_TASK_ROUTES = {"modelops.*": {"queue": SORO_MODELOPS_QUEUE}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -239,6 +242,19 @@ if SORO_WORKER_POOL not in {"threads", "prefork", "solo"}:
     )
 # A worker that has not written a heartbeat for this long is reported as down.
 SORO_WORKER_HEARTBEAT_SECONDS = env_int("SORO_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
+# Jobs that survive a worker's death (soro_web/jobs.py): a running job renews its heartbeat
+# every SORO_JOB_HEARTBEAT_SECONDS; every worker sweeps every SORO_JOB_SWEEP_SECONDS and
+# queues again a running job silent for SORO_JOB_STALE_SECONDS, and a queued one sent more
+# than SORO_JOB_RESEND_SECONDS ago (its message may have died with a worker).
+SORO_JOB_HEARTBEAT_SECONDS = env_float("SORO_JOB_HEARTBEAT_SECONDS", 10.0, minimum=0.1)
+SORO_JOB_SWEEP_SECONDS = env_float("SORO_JOB_SWEEP_SECONDS", 30.0, minimum=0.1)
+SORO_JOB_STALE_SECONDS = env_float("SORO_JOB_STALE_SECONDS", 60.0, minimum=0.5)
+SORO_JOB_RESEND_SECONDS = env_float("SORO_JOB_RESEND_SECONDS", 600.0, minimum=1.0)
+if SORO_JOB_STALE_SECONDS <= 2 * SORO_JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "SORO_JOB_STALE_SECONDS must be more than twice SORO_JOB_HEARTBEAT_SECONDS, or live "
+        "jobs would be taken for dead ones."
+    )
 
 # --- Language model -------------------------------------------------------------------------
 
@@ -289,7 +305,6 @@ SORO_PASSAGE_OVERLAP = env_int("SORO_PASSAGE_OVERLAP", 32, minimum=0)
 # "use" (Universal Sentence Encoder multilingual, the best measured on Tajik), "minilm",
 # "mean-pool:<checkpoint>", any sentence-transformers name or path, or "none" (BM25 only).
 SORO_RETRIEVAL_ENCODER = env_str("SORO_RETRIEVAL_ENCODER", "use") or "use"
-SORO_INGEST_STALE_MINUTES = env_int("SORO_INGEST_STALE_MINUTES", 30, minimum=1)
 
 # --- Logging --------------------------------------------------------------------------------
 

@@ -12,3 +12,8 @@ class TutoringConfig(AppConfig):
         from tutoring.corpus_source import textbook_documents
 
         register_corpus_source("textbooks", textbook_documents)
+
+        from soro_web.jobs import register_sweep
+        from tutoring.services.ingestion import textbook_ingest_sweep
+
+        register_sweep("textbook ingestion", textbook_ingest_sweep)

@@ -149,6 +149,10 @@ class TextbookEdition(models.Model):
         blank=True,
         verbose_name=_("started by"),
     )
+    # The ingestion job's claim and heartbeat (soro_web/jobs.py).
+    owner = models.CharField(_("owner"), max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent to the queue"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     claimed_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

@@ -17,6 +17,7 @@ from tutoring.models import Passage, Textbook, TextbookEdition
 from tutoring.services import (
     passages_search,
     textbook_ingest_run,
+    textbook_ingest_sweep,
     textbook_register_file,
     textbook_upload,
 )
@@ -237,11 +238,13 @@ def test_hybrid_search_with_the_default_encoder(
 
 
 def test_a_run_taken_over_stops_and_leaves_the_new_one_intact(
-    people: People, index_dir, book_file, settings
+    people: People, index_dir, book_file, settings, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
     from django.utils import timezone
+
+    from tutoring.services.ingestion import _ingest_claimed
 
     edition = textbook_register_file(
         path=book_file,
@@ -250,14 +253,24 @@ def test_a_run_taken_over_stops_and_leaves_the_new_one_intact(
         grade=Grade.objects.get(number=7),
         enqueue=False,
     )
-    # A run that claimed it long ago and is presumed dead...
+    # A run that claimed it and went silent is taken for dead and swept back into the queue
+    # (tests run tasks eagerly: the new run finishes at once)...
     TextbookEdition.objects.filter(pk=edition.pk).update(
-        status="running", claimed_at=timezone.now() - timedelta(hours=2)
+        status="running", owner="old-run", heartbeat_at=timezone.now() - timedelta(hours=2)
     )
-    textbook_ingest_run(edition_id=edition.pk)  # ...is taken over and finished by this one
+    with django_capture_on_commit_callbacks(execute=True):
+        swept = textbook_ingest_sweep(timezone.now() - timedelta(seconds=60), timezone.now())
+    assert swept == [edition.pk]
     edition.refresh_from_db()
     assert edition.status == "ready" and edition.is_current
-    assert Passage.objects.filter(edition=edition).count() == edition.passage_count > 0
+    count = Passage.objects.filter(edition=edition).count()
+    assert count == edition.passage_count > 0
+    # ...and when the old run wakes up, every write it tries changes nothing.
+    old_run = TextbookEdition.objects.filter(pk=edition.pk, status="running", owner="old-run")
+    _ingest_claimed(edition.pk, lambda: old_run, None)
+    edition.refresh_from_db()
+    assert edition.status == "ready" and edition.owner != "old-run"
+    assert Passage.objects.filter(edition=edition).count() == count
     assert passages_search(user=people.teacher, query="Бухоро")
 
 
@@ -287,13 +300,11 @@ def test_highlight_escapes_and_never_marks_inside_entities() -> None:
 
 
 def test_jobs_lost_with_a_killed_worker_are_queued_again(
-    people: People, index_dir, book_file
+    people: People, index_dir, book_file, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
     from django.utils import timezone
-
-    from tutoring.services import textbook_ingest_requeue_stale
 
     edition = textbook_register_file(
         path=book_file,
@@ -302,14 +313,38 @@ def test_jobs_lost_with_a_killed_worker_are_queued_again(
         grade=Grade.objects.get(number=7),
         enqueue=False,
     )
+    now = timezone.now()
+    stale, resend = now - timedelta(seconds=60), now - timedelta(minutes=10)
+    # A live run (fresh heartbeat) is left alone; so is a queued one sent a moment ago.
     TextbookEdition.objects.filter(pk=edition.pk).update(
-        status="running", claimed_at=timezone.now() - timedelta(hours=1)
+        status="running", owner="live", heartbeat_at=now
     )
-    # Tests run tasks eagerly: the re-queued job runs at once.
-    assert textbook_ingest_requeue_stale() == [edition.pk]
+    assert textbook_ingest_sweep(stale, resend) == []
+    # A silent run: its half-written passages go in the same transaction as the restart.
+    TextbookEdition.objects.filter(pk=edition.pk).update(heartbeat_at=now - timedelta(hours=1))
+    Passage.objects.create(
+        edition=edition, textbook=edition.textbook, page=1, text="нимтайёр", order=0
+    )
+    # Tests run tasks eagerly: the re-queued job runs at once when the sweep commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert textbook_ingest_sweep(stale, resend) == [edition.pk]
     edition.refresh_from_db()
     assert edition.status == "ready"
-    assert textbook_ingest_requeue_stale() == []
+    assert not Passage.objects.filter(edition=edition, text="нимтайёр").exists()
+    assert textbook_ingest_sweep(stale, resend) == []
+    # A queued edition whose message was lost long ago is sent again.
+    lost = textbook_register_file(
+        path=book_file,
+        title="Т2",
+        subject=Subject.objects.get(code="math"),
+        grade=Grade.objects.get(number=7),
+        enqueue=False,
+    )
+    TextbookEdition.objects.filter(pk=lost.pk).update(sent_at=now - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert textbook_ingest_sweep(stale, resend) == [lost.pk]
+    lost.refresh_from_db()
+    assert lost.status == "ready"
 
 
 def test_a_teachers_upload_stays_in_their_school(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,6 +27,7 @@ from modelops.checkpoints import file_sha256
 from modelops.services import token_counter
 from soro_web.accounts.models import User
 from soro_web.curriculum.models import Grade, Subject
+from soro_web.jobs import RECOVERED_NOTE, heartbeat, new_owner
 from tutoring.models import Passage, Textbook, TextbookEdition
 from tutoring.retrieval.types import IngestError
 
@@ -127,6 +128,7 @@ def textbook_ingest_start(
     if not textbook.editions.filter(is_current=True).exists():
         Textbook.objects.filter(pk=textbook.pk).update(status=Textbook.Status.PROCESSING)
     if enqueue:
+        TextbookEdition.objects.filter(pk=edition.pk).update(sent_at=timezone.now())
         textbook_ingest.delay_on_commit(edition.pk)
     return edition
 
@@ -138,36 +140,37 @@ def textbook_ingest_run(*, edition_id: int, progress: Progress | None = None) ->
     so a second delivery of the task does nothing; a failure marks the edition failed and
     leaves the previous edition current and searchable.
     """
-    # A queued edition, or one whose worker died mid-job (claimed long ago, never finished).
-    stale = timezone.now() - timedelta(minutes=settings.SORO_INGEST_STALE_MINUTES)
-    claimable = Q(status=TextbookEdition.Status.QUEUED) | Q(
-        status=TextbookEdition.Status.RUNNING, claimed_at__lt=stale
-    )
-    claimed_at = timezone.now()
-    claimed = TextbookEdition.objects.filter(claimable, pk=edition_id).update(
-        status=TextbookEdition.Status.RUNNING, claimed_at=claimed_at
-    )
+    # Only a queued edition is claimed; one whose worker died mid-job is put back in the
+    # queue by the sweep (textbook_ingest_sweep), leftovers removed.
+    owner, now = new_owner(), timezone.now()
+    claimed = TextbookEdition.objects.filter(
+        pk=edition_id, status=TextbookEdition.Status.QUEUED
+    ).update(status=TextbookEdition.Status.RUNNING, owner=owner, claimed_at=now, heartbeat_at=now)
     if claimed != 1:
         return
-    # Rows this run still owns: a run that was slow enough to be taken over stops touching
-    # the edition (its progress updates and final switch then change nothing).
-    claim = {"at": claimed_at}
 
-    def mine():  # type: ignore[no-untyped-def]
+    def mine() -> QuerySet[TextbookEdition]:
+        """The edition while this run owns it: a run that was taken for dead and replaced
+        stops touching it (its progress updates and final switch then change nothing)."""
         return TextbookEdition.objects.filter(
-            pk=edition_id, status=TextbookEdition.Status.RUNNING, claimed_at=claim["at"]
+            pk=edition_id, status=TextbookEdition.Status.RUNNING, owner=owner
         )
 
-    Passage.objects.filter(edition_id=edition_id).delete()  # left by a killed worker
+    with heartbeat(lambda: mine().update(heartbeat_at=timezone.now())):
+        _ingest_claimed(edition_id, mine, progress)
+
+
+def _ingest_claimed(
+    edition_id: int, mine: Callable[[], QuerySet[TextbookEdition]], progress: Progress | None
+) -> None:
+    # Nothing of an earlier, dead run is left: the sweep removed it when it queued the
+    # edition again (deleting here could remove the passages of the run that replaced us).
     edition = TextbookEdition.objects.select_related("textbook").get(pk=edition_id)
     textbook = edition.textbook
 
     def report(stage: str, fraction: float) -> None:
-        # Each progress step renews the claim, so a long OCR run never looks abandoned.
-        now = timezone.now()
-        if mine().update(stage=stage, progress=fraction, claimed_at=now) != 1:
+        if mine().update(stage=stage, progress=fraction, heartbeat_at=timezone.now()) != 1:
             raise _ClaimLost
-        claim["at"] = now
         if progress:
             progress(stage, fraction)
 
@@ -181,6 +184,10 @@ def textbook_ingest_run(*, edition_id: int, progress: Progress | None = None) ->
         if not chunks:
             raise IngestError("no_text", f"{path.name}: no passages after parsing")
         with transaction.atomic():
+            # Written only while this run still owns the edition (row locked), so a run
+            # taken for dead and replaced can never add a second set of passages.
+            if not mine().select_for_update().exists():
+                raise _ClaimLost
             passages = Passage.objects.bulk_create(
                 [
                     Passage(
@@ -408,19 +415,47 @@ def index_rebuild(*, progress: Callable[[str, float], None] | None = None) -> in
     return len(editions)
 
 
-def textbook_ingest_requeue_stale() -> list[int]:
-    """Queue again the editions whose job was lost: queued or running with no sign of life
-    for ``SORO_INGEST_STALE_MINUTES`` (the embedded file broker forgets a message whose
-    worker was killed). Called when a worker starts; the claim makes repeats harmless."""
+def textbook_ingest_sweep(stale_before: datetime, resend_before: datetime) -> list[int]:
+    """Queue again the editions whose job was lost: running with no heartbeat since
+    ``stale_before`` (their worker died: the passages it wrote are removed in the same
+    transaction, its index files after), or queued and last sent before ``resend_before``
+    (the embedded file broker forgets a message whose worker was killed). The claim makes
+    a repeated message harmless. Registered with :mod:`soro_web.jobs` by the app."""
     from tutoring.tasks import textbook_ingest
 
-    stale = timezone.now() - timedelta(minutes=settings.SORO_INGEST_STALE_MINUTES)
-    lost = list(
-        TextbookEdition.objects.filter(
-            Q(status=TextbookEdition.Status.QUEUED, created_at__lt=stale)
-            | Q(status=TextbookEdition.Status.RUNNING, claimed_at__lt=stale)
-        ).values_list("pk", flat=True)
-    )
-    for edition_id in lost:
-        textbook_ingest.delay(edition_id)
-    return lost
+    now = timezone.now()
+    with transaction.atomic():
+        dead = list(
+            TextbookEdition.objects.filter(
+                status=TextbookEdition.Status.RUNNING, heartbeat_at__lt=stale_before
+            ).values_list("pk", flat=True)
+        )
+        if dead:
+            Passage.objects.filter(edition_id__in=dead).delete()
+            TextbookEdition.objects.filter(
+                pk__in=dead, status=TextbookEdition.Status.RUNNING, heartbeat_at__lt=stale_before
+            ).update(
+                status=TextbookEdition.Status.QUEUED,
+                owner="",
+                progress=0.0,
+                stage=RECOVERED_NOTE,
+                sent_at=now,
+            )
+        waiting = list(
+            TextbookEdition.objects.filter(status=TextbookEdition.Status.QUEUED)
+            .filter(
+                Q(sent_at__lt=resend_before) | Q(sent_at__isnull=True, created_at__lt=resend_before)
+            )
+            .exclude(pk__in=dead)
+            .values_list("pk", flat=True)
+        )
+        TextbookEdition.objects.filter(pk__in=waiting).update(sent_at=now)
+        for edition_id in dead:
+            transaction.on_commit(
+                lambda edition_id=edition_id: shutil.rmtree(  # type: ignore[misc]
+                    edition_root(edition_id), ignore_errors=True
+                )
+            )
+        for edition_id in [*dead, *waiting]:
+            textbook_ingest.delay_on_commit(edition_id)
+    return [*dead, *waiting]

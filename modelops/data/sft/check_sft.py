@@ -30,8 +30,8 @@ if str(ROOT) not in sys.path:  # run as a script: import this checkout's modelop
     sys.path.insert(0, str(ROOT))
 
 from modelops import prompts  # noqa: E402
+from modelops.instruction_data import builder_arguments  # noqa: E402
 from modelops.llm.langid import detect_language  # noqa: E402
-from modelops.llm.types import ChatMessage  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TASKS = (
@@ -88,35 +88,6 @@ def echoes(reply: str, prompt_texts: Sequence[str], n: int = ECHO_WORDS) -> bool
     """Whether ``reply`` repeats ``n`` consecutive words of any of ``prompt_texts``."""
     reply_grams = _ngrams(_words(reply), n)
     return any(reply_grams & _ngrams(_words(text), n) for text in prompt_texts)
-
-
-def _criteria(raw: Any) -> tuple[prompts.RubricCriterion, ...]:
-    return tuple(
-        prompts.RubricCriterion(
-            name=c["name"],
-            levels=tuple(
-                prompts.RubricLevel(points=lv["points"], descriptor=lv["descriptor"])
-                for lv in c["levels"]
-            ),
-        )
-        for c in raw
-    )
-
-
-def convert(task: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The builder's keyword arguments from the JSON ``inputs``."""
-    kwargs = dict(inputs)
-    if "passages" in kwargs:
-        kwargs["passages"] = tuple(kwargs["passages"])
-    if "history" in kwargs:
-        kwargs["history"] = tuple(ChatMessage(m["role"], m["content"]) for m in kwargs["history"])
-    if kwargs.get("item") is not None:
-        item = dict(kwargs["item"])
-        item["options"] = tuple(item.get("options", ()))
-        kwargs["item"] = prompts.TutorItem(**item)
-    if "criteria" in kwargs:
-        kwargs["criteria"] = _criteria(kwargs["criteria"])
-    return kwargs
 
 
 def lesson_section_problems(inputs: dict[str, Any], reply: str) -> list[str]:
@@ -189,7 +160,7 @@ def _check_line(task: str, record: dict[str, Any], problems: list[str]) -> None:
         if item and level < 3 and (item.get("key") or item.get("explanation")):
             problems.append("an item's key/explanation given below level 3")
     if task == "grade_answer":
-        criteria = _criteria(inputs["criteria"])
+        criteria = builder_arguments(task, {"criteria": inputs["criteria"]})["criteria"]
         if not 2 <= len(criteria) <= 3:
             problems.append(f"{len(criteria)} criteria (want 2-3)")
         for criterion in criteria:
@@ -252,7 +223,7 @@ def check_file(path: Path, stats: dict[str, TaskStats], seen_ids: set[str]) -> l
         if unknown:
             problems.append(f"unknown inputs {sorted(unknown)}")
         try:
-            prompt = builder(**convert(task, inputs))
+            prompt = builder(**builder_arguments(task, inputs))
             conversation = prompt.conversation(reply)
         except Exception as error:  # report every broken line, not only the first
             problems.append(f"the builder failed: {error!r}")
