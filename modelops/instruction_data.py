@@ -103,10 +103,11 @@ def build_prompt(example: Example) -> prompts.Prompt:
     return prompt
 
 
-def load_examples(paths: Iterable[Path]) -> list[Example]:
+def load_examples(paths: Iterable[Path], *, require_reply: bool = True) -> list[Example]:
     """Read example files (or every ``*.jsonl`` of a directory). Raises
     :class:`InstructionDataError` naming each bad line: not JSON, a missing field, an
-    unknown task, a duplicate id, inputs the builder refuses."""
+    unknown task, a duplicate id, inputs the builder refuses. ``require_reply=False`` reads
+    prompts without a reference reply (the generation suite's fixed platform prompts)."""
     files: list[Path] = []
     for path in paths:
         files.extend(sorted(path.glob("*.jsonl")) if path.is_dir() else [path])
@@ -123,7 +124,10 @@ def load_examples(paths: Iterable[Path]) -> list[Example]:
             except json.JSONDecodeError as error:
                 problems.append(f"{where}: not JSON ({error.msg})")
                 continue
-            missing = [key for key in ("id", "task", "inputs", "reply") if key not in record]
+            needed = (
+                ("id", "task", "inputs", "reply") if require_reply else ("id", "task", "inputs")
+            )
+            missing = [key for key in needed if key not in record]
             if missing:
                 problems.append(f"{where}: missing {', '.join(missing)}")
                 continue
@@ -133,7 +137,7 @@ def load_examples(paths: Iterable[Path]) -> list[Example]:
             if record["id"] in seen:
                 problems.append(f"{where}: the id {record['id']!r} is used twice")
                 continue
-            if not str(record["reply"]).strip():
+            if require_reply and not str(record["reply"]).strip():
                 problems.append(f"{where}: the reply is empty")
                 continue
             seen.add(record["id"])
@@ -141,7 +145,7 @@ def load_examples(paths: Iterable[Path]) -> list[Example]:
                 id=str(record["id"]),
                 task=str(record["task"]),
                 inputs=dict(record["inputs"]),
-                reply=str(record["reply"]),
+                reply=str(record.get("reply", "")),
                 source=where,
             )
             try:
@@ -186,3 +190,64 @@ def write_conversations(path: Path, examples: Iterable[Example]) -> int:
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+#: The generation suite's fixed platform prompts (the builder's prompts for demo topics, with
+#: passages from the demo textbooks) and the suite file rendered from them and the held-out
+#: examples; ``python -m modelops.instruction_data suite`` writes it.
+PLATFORM_PROMPTS = (
+    Path(__file__).resolve().parent / "data" / "benchmarks" / "platform_prompts.jsonl"
+)
+GENERATION_SUITE = (
+    Path(__file__).resolve().parent / "data" / "benchmarks" / "generation_suite.jsonl"
+)
+
+
+def suite_record(example: Example) -> dict[str, Any]:
+    """A generation-suite item: the builder's chat and passages, and the reference reply."""
+    prompt = build_prompt(example)
+    return {
+        "id": example.id,
+        "task": example.task,
+        "language": example.language,
+        "messages": [{"role": m.role, "content": m.content} for m in prompt.messages],
+        "context": list(prompt.context),
+        "reference": example.reply,
+    }
+
+
+def write_suite(path: Path, held_out: Sequence[Example], platform: Sequence[Example]) -> int:
+    """Held-out lesson sections first (the figures the gate reads), then the other held-out
+    tasks, then the fixed platform prompts."""
+    ordered = sorted(held_out, key=lambda e: (e.task != "lesson_section", e.task, e.id))
+    lines = [json.dumps(suite_record(e), ensure_ascii=False) for e in [*ordered, *platform]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``render OUT_DIR`` writes train.jsonl and held_out.jsonl conversations from the demo
+    examples (or ``--data DIR``); ``suite`` rewrites the generation suite."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m modelops.instruction_data")
+    parser.add_argument("command", choices=("render", "suite"))
+    parser.add_argument("out", nargs="?", type=Path)
+    parser.add_argument("--data", type=Path, action="append")
+    args = parser.parse_args(argv)
+    examples = load_examples(args.data or [DEMO_DIR])
+    train, held_out = split_examples(examples)
+    if args.command == "render":
+        out = args.out or Path("var/sft/demo")
+        write_conversations(out / "train.jsonl", train)
+        write_conversations(out / "held_out.jsonl", held_out)
+        print(f"{len(train)} training and {len(held_out)} held-out conversations in {out}")
+    else:
+        platform = load_examples([PLATFORM_PROMPTS], require_reply=False)
+        count = write_suite(args.out or GENERATION_SUITE, held_out, platform)
+        print(f"{count} items in {args.out or GENERATION_SUITE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

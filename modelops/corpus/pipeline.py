@@ -231,9 +231,25 @@ def _sha256(path: Path) -> str:
 def _benchmark_items(paths: list[str]) -> list[tuple[str, list[str]]]:
     """Each benchmark's item texts: the question, and the question with its answer."""
     from modelops.evaluation.benchmarks import BenchmarkError, load_benchmark
+    from modelops.evaluation.generation import (
+        GenerationSuiteError,
+        is_generation_suite,
+        load_generation_suite,
+    )
 
     benchmarks = []
     for path in paths:
+        if is_generation_suite(Path(path)):
+            # The reference replies are what a model must not have seen; the passages are
+            # textbook text the corpus rightly contains.
+            try:
+                suite = load_generation_suite(Path(path))
+            except GenerationSuiteError:
+                continue
+            references = [item.reference for item in suite if item.reference.strip()]
+            if references:
+                benchmarks.append((Path(path).stem, references))
+            continue
         try:
             benchmark = load_benchmark(path)
         except BenchmarkError:
