@@ -167,7 +167,8 @@ def chrf(hypothesis: str, reference: str, *, order: int = CHRF_ORDER) -> float:
         recalls.append(matches / sum(ref.values()))
     if not precisions:
         return 0.0
-    precision, recall = sum(precisions) / order, sum(recalls) / order
+    # Averaged over the orders both texts have (sacrebleu's "effective order").
+    precision, recall = sum(precisions) / len(precisions), sum(recalls) / len(recalls)
     if precision + recall == 0:
         return 0.0
     beta2 = CHRF_BETA**2
