@@ -286,6 +286,15 @@ if SORO_GATE_METRIC not in {"acc", "acc_norm"}:
     )
 # A candidate must keep at least this share of the active version's English score.
 SORO_GATE_MIN_ENGLISH_RETENTION = env_float("SORO_GATE_MIN_ENGLISH_RETENTION", 0.95, minimum=0.0)
+# The generation suite in the gate: the candidate's replies in SORO_GATE_GENERATION_GROUP
+# must be in Tajik at least SORO_GATE_MIN_TAJIK_SHARE of the time and repeat their prompt at
+# most SORO_GATE_MAX_ECHO_SHARE. An empty benchmark name leaves the generation suite out.
+SORO_GATE_GENERATION_BENCHMARK = env_str("SORO_GATE_GENERATION_BENCHMARK", "generation_suite")
+SORO_GATE_GENERATION_GROUP = (
+    env_str("SORO_GATE_GENERATION_GROUP", "task:lesson_section") or "task:lesson_section"
+)
+SORO_GATE_MIN_TAJIK_SHARE = env_float("SORO_GATE_MIN_TAJIK_SHARE", 0.8, minimum=0.0)
+SORO_GATE_MAX_ECHO_SHARE = env_float("SORO_GATE_MAX_ECHO_SHARE", 0.05, minimum=0.0)
 
 # --- Corpus building ------------------------------------------------------------------------
 

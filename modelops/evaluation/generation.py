@@ -30,6 +30,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
+from modelops.evaluation.benchmarks import BenchmarkError
 from modelops.llm.budget import with_context
 from modelops.llm.types import ChatMessage
 
@@ -44,7 +45,7 @@ CHRF_BETA = 2.0
 DetectLanguage = Callable[[str], tuple[str, float]]
 
 
-class GenerationSuiteError(ValueError):
+class GenerationSuiteError(BenchmarkError):
     """A suite file with problems, each named by line."""
 
 
@@ -65,6 +66,24 @@ class GenerationItem:
     @property
     def system(self) -> str:
         return self.messages[0].content if self.messages[0].role == "system" else ""
+
+
+@dataclass(frozen=True)
+class GenerationBenchmark:
+    """A generation suite as loaded: its name (the file's stem), path and items."""
+
+    name: str
+    source: str
+    items: tuple[GenerationItem, ...]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def limited(self, count: int | None) -> GenerationBenchmark:
+        """The first ``count`` items (the suite puts the held-out lesson sections first)."""
+        if count is None or count >= len(self.items):
+            return self
+        return GenerationBenchmark(self.name, self.source, self.items[:count])
 
 
 def is_generation_suite(path: Path) -> bool:

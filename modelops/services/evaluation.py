@@ -23,6 +23,11 @@ from django.conf import settings
 from django.db import transaction
 
 from modelops.evaluation.benchmarks import Benchmark, BenchmarkError, BenchmarkItem, load_benchmark
+from modelops.evaluation.generation import (
+    GenerationBenchmark,
+    is_generation_suite,
+    load_generation_suite,
+)
 from modelops.evaluation.metrics import ALL_ITEMS, bootstrap_interval, summarize_scores
 from modelops.evaluation.scoring import ItemScore, score_items
 from modelops.evaluation.short_answer import ShortAnswerScore, score_short_answers
@@ -44,6 +49,13 @@ DEMO_BENCHMARKS_DIR = Path(__file__).resolve().parents[1] / "data" / "benchmarks
 FERTILITY_GROUP = "tajik_text"
 # How many items go through the model between progress reports and cancel checks.
 CHUNK_ITEMS = 8
+
+
+#: A multiple-choice / short-answer benchmark, or a generation suite.
+AnyBenchmark = Benchmark | GenerationBenchmark
+#: Reply budget of the generation suite, in tokens (the builder's shortest section budget is
+#: 200; a bounded reply keeps the suite fast enough to run on every version of a refresh).
+GENERATION_MAX_NEW_TOKENS = 96
 
 
 class EvaluationError(Exception):
@@ -87,7 +99,7 @@ def benchmark_directories() -> list[Path]:
 
 def benchmark_resolve(
     name_or_path: str, *, mapping: str | None = None, split: str | None = None
-) -> Benchmark:
+) -> AnyBenchmark:
     """A benchmark by path (JSONL file or datasets directory) or by name (``tajik_suite``
     finds ``tajik_suite.jsonl`` or a ``tajik_suite/`` directory in the benchmark folders).
 
@@ -116,12 +128,29 @@ def benchmark_resolve(
             f"{', '.join(known) or 'none'}"
         )
     name = path.stem if path.is_file() else path.name
+    if is_generation_suite(path):
+        return GenerationBenchmark(name, str(path), tuple(load_generation_suite(path)))
     return load_benchmark(path, mapping, split=split, name=name)
 
 
-def benchmark_checksum(benchmark: Benchmark) -> str:
+def benchmark_checksum(benchmark: AnyBenchmark) -> str:
     """SHA-256 of the items as loaded, so results on different contents are not compared."""
     digest = hashlib.sha256()
+    if isinstance(benchmark, GenerationBenchmark):
+        for generation_item in benchmark.items:
+            digest.update(
+                json.dumps(
+                    [
+                        generation_item.id,
+                        [[m.role, m.content] for m in generation_item.messages],
+                        list(generation_item.context),
+                        generation_item.reference,
+                        generation_item.language,
+                    ],
+                    ensure_ascii=False,
+                ).encode()
+            )
+        return digest.hexdigest()
     for item in benchmark.items:
         digest.update(
             json.dumps(
@@ -227,12 +256,122 @@ def _summary_rows(
     return rows
 
 
+def _store(
+    run: ModelRun,
+    version: ModelVersion,
+    benchmark_name: str,
+    checksum: str,
+    shots: int,
+    report: EvaluationReport,
+    config: dict[str, Any],
+) -> None:
+    """All results of the run in one transaction, and the run finished."""
+    with transaction.atomic():
+        EvaluationResult.objects.bulk_create(
+            EvaluationResult(
+                run=run,
+                version=version,
+                benchmark=benchmark_name,
+                benchmark_sha256=checksum,
+                shots=shots,
+                group=row.group,
+                metric=row.metric,
+                value=row.value,
+                interval_low=row.interval[0] if row.interval else None,
+                interval_high=row.interval[1] if row.interval else None,
+                count=row.count,
+            )
+            for row in report.rows
+        )
+        run.config = {
+            **config,
+            "seconds": round(report.seconds, 2),
+            "items": report.items_scored,
+            "items_per_second": round(report.items_scored / max(report.seconds, 1e-9), 3),
+            **{
+                f"{row.metric}": round(row.value, 4)
+                for row in report.rows
+                if row.group in (ALL_ITEMS, FERTILITY_GROUP)
+            },
+        }
+        run.save(update_fields=["config"])
+        run_finish(run, status=ModelRun.Status.SUCCEEDED)
+
+
+def _generation_rows(
+    run: ModelRun,
+    model: Any,
+    tokenizer: Any,
+    benchmark: GenerationBenchmark,
+    *,
+    batch_size: int,
+    progress: Progress | None,
+) -> list[ResultRow]:
+    """Answer every item of the suite and score the replies; the replies are written to
+    ``<var>/evaluations/run-<id>.jsonl``."""
+    from modelops.evaluation.generation import generate_replies, score_reply, summaries
+    from modelops.llm.gemma import stop_token_ids
+    from modelops.llm.langid import detect_language
+
+    items = benchmark.items
+    replies: list[str] = []
+    step = max(1, min(batch_size, 8))
+    for start in range(0, len(items), step):
+        run_check_cancel(run)
+        replies += generate_replies(
+            model,
+            tokenizer,
+            items[start : start + step],
+            max_new_tokens=GENERATION_MAX_NEW_TOKENS,
+            batch_size=step,
+            stop_token_ids=stop_token_ids(tokenizer),
+        )
+        run_report_progress(run, "answering the suite", len(replies) / len(items), progress)
+    scores = [
+        score_reply(item, reply, detect_language)
+        for item, reply in zip(items, replies, strict=True)
+    ]
+    out = Path(settings.VAR_DIR) / "evaluations" / f"run-{run.pk}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": score.item_id,
+                    "task": score.task,
+                    "reply": score.reply,
+                    "language": score.language,
+                    "echo": score.is_echo,
+                    "cites": score.cites_correctly,
+                    "chrf": score.chrf,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for score in scores
+        ),
+        encoding="utf-8",
+    )
+    rows: list[ResultRow] = []
+    for summary in summaries(scores):
+        group = ALL_ITEMS if summary.group == "all" else summary.group
+        members = [s for s in scores if group == ALL_ITEMS or f"task:{s.task}" == group]
+        intervals = {
+            "tajik_share": bootstrap_interval([float(s.is_expected_language) for s in members]),
+            "echo_share": bootstrap_interval([float(s.is_echo) for s in members]),
+        }
+        for metric, value in summary.metrics().items():
+            rows.append(ResultRow(group, metric, value, intervals.get(metric), summary.count))
+    return rows
+
+
 def model_evaluate(
     *,
     version: ModelVersion,
-    benchmark: Benchmark,
+    benchmark: AnyBenchmark,
     shots: int = 0,
     batch_size: int = 16,
+    limit: int | None = None,
     user: User | None = None,
     progress: Progress | None = None,
     run: ModelRun | None = None,
@@ -242,7 +381,16 @@ def model_evaluate(
     Records a :class:`ModelRun` (or uses the queued one a job passes in) with the
     configuration, timings and outcome. Raises :class:`EvaluationError` when the version does
     not load or the options do not fit the benchmark, :class:`RunCancelled` when the run was
-    cancelled; in both cases no result is written."""
+    cancelled; in both cases no result is written.
+
+    A generation suite is answered greedily (``GENERATION_MAX_NEW_TOKENS``) and scored on
+    language, echo, citations, chrF and length; its replies are kept in
+    ``<var>/evaluations/run-<id>.jsonl`` for reading. ``limit`` keeps the first items only
+    (a different checksum, so such results are compared only with the same limit)."""
+    if isinstance(benchmark, GenerationBenchmark):
+        benchmark = benchmark.limited(limit)
+        if shots:
+            raise EvaluationError("a generation suite is answered zero-shot; drop --shots")
     checksum = benchmark_checksum(benchmark)
     config = {
         "benchmark": benchmark.name,
@@ -251,6 +399,7 @@ def model_evaluate(
         "shots": shots,
         "batch_size": batch_size,
         "version": version.name,
+        **({"limit": limit} if limit is not None else {}),
     }
     if run is None:
         run = run_start(
@@ -259,6 +408,16 @@ def model_evaluate(
     report = EvaluationReport(version.name, benchmark.name, checksum, shots, run_id=run.pk)
     started = time.perf_counter()
     try:
+        if isinstance(benchmark, GenerationBenchmark):
+            run_report_progress(run, "loading the model", 0.0, progress)
+            model, tokenizer = model_load_for_evaluation(version=version)
+            report.rows = _generation_rows(
+                run, model, tokenizer, benchmark, batch_size=batch_size, progress=progress
+            )
+            report.items_scored = len(benchmark)
+            report.seconds = time.perf_counter() - started
+            _store(run, version, benchmark.name, checksum, shots, report, config)
+            return report
         examples, evaluated = fewshot_split(benchmark, shots)
         run_report_progress(run, "loading the model", 0.0, progress)
         model, tokenizer = model_load_for_evaluation(version=version)
@@ -301,36 +460,7 @@ def model_evaluate(
         )
         report.items_scored = len(evaluated)
         report.seconds = time.perf_counter() - started
-        with transaction.atomic():
-            EvaluationResult.objects.bulk_create(
-                EvaluationResult(
-                    run=run,
-                    version=version,
-                    benchmark=benchmark.name,
-                    benchmark_sha256=checksum,
-                    shots=shots,
-                    group=row.group,
-                    metric=row.metric,
-                    value=row.value,
-                    interval_low=row.interval[0] if row.interval else None,
-                    interval_high=row.interval[1] if row.interval else None,
-                    count=row.count,
-                )
-                for row in report.rows
-            )
-            run.config = {
-                **config,
-                "seconds": round(report.seconds, 2),
-                "items": report.items_scored,
-                "items_per_second": round(report.items_scored / max(report.seconds, 1e-9), 3),
-                **{
-                    f"{row.metric}": round(row.value, 4)
-                    for row in report.rows
-                    if row.group in (ALL_ITEMS, FERTILITY_GROUP)
-                },
-            }
-            run.save(update_fields=["config"])
-            run_finish(run, status=ModelRun.Status.SUCCEEDED)
+        _store(run, version, benchmark.name, checksum, shots, report, config)
     except RunCancelled:
         run_finish(run, status=ModelRun.Status.CANCELLED, log="cancelled by an administrator")
         raise
@@ -369,9 +499,13 @@ def evaluation_latest(
     }
 
 
-def evaluation_is_current(*, version: ModelVersion, benchmark: Benchmark, shots: int) -> bool:
+def evaluation_is_current(
+    *, version: ModelVersion, benchmark: AnyBenchmark, shots: int, limit: int | None = None
+) -> bool:
     """Whether ``version`` has a stored result on exactly these benchmark contents and shots
     (so a comparison needs no new evaluation)."""
+    if isinstance(benchmark, GenerationBenchmark):
+        benchmark = benchmark.limited(limit)
     checksum = benchmark_checksum(benchmark)
     return any(
         result.benchmark_sha256 == checksum and result.shots == shots

@@ -174,6 +174,7 @@ def _evaluate(run: ModelRun, resume: bool) -> None:
         benchmark=benchmark,
         shots=int(run.config.get("shots", 0)),
         batch_size=int(run.config.get("batch_size", 16)),
+        limit=run.config.get("limit"),
         run=run,
     )
 

@@ -42,12 +42,15 @@ def promotion_gate(*, candidate: ModelVersion, active: ModelVersion | None) -> G
     """Whether ``candidate`` may replace ``active``, from stored evaluations.
 
     Needs the candidate's (and the active version's) evaluation on the Tajik suite and the
-    English set (``SORO_GATE_*`` settings). Refuses when the Tajik score is below the active
-    version's, or the English score keeps less than ``SORO_GATE_MIN_ENGLISH_RETENTION`` of
-    the active version's, or the two were evaluated on different contents of a benchmark."""
+    English set, and the candidate's on the generation suite (``SORO_GATE_*`` settings).
+    Refuses when the Tajik score is below the active version's, or the English score keeps
+    less than ``SORO_GATE_MIN_ENGLISH_RETENTION`` of the active version's, or the two were
+    evaluated on different contents of a benchmark, or the candidate's replies to the
+    platform's prompts are too seldom Tajik or too often a copy of the prompt."""
     tajik, english = settings.SORO_GATE_TAJIK_BENCHMARK, settings.SORO_GATE_ENGLISH_BENCHMARK
     metric, minimum = settings.SORO_GATE_METRIC, settings.SORO_GATE_MIN_ENGLISH_RETENTION
     decision = GateDecision(is_allowed=False)
+    _generation_gate(candidate, decision)
     scores: dict[tuple[str, str], tuple[float, str]] = {}
     versions = [("candidate", candidate)]
     if active is not None and active.pk != candidate.pk:
@@ -105,6 +108,45 @@ def promotion_gate(*, candidate: ModelVersion, active: ModelVersion | None) -> G
         )
     decision.is_allowed = not decision.reasons
     return decision
+
+
+def _generation_gate(candidate: ModelVersion, decision: GateDecision) -> None:
+    """The candidate must answer the platform's prompts in Tajik and not by repeating them."""
+    from modelops.services.evaluation import evaluation_latest
+
+    benchmark = settings.SORO_GATE_GENERATION_BENCHMARK
+    if not benchmark:
+        return
+    group = settings.SORO_GATE_GENERATION_GROUP
+    stored = evaluation_latest(version=candidate, benchmark=benchmark)
+    tajik, echo = stored.get((group, "tajik_share")), stored.get((group, "echo_share"))
+    if tajik is None or echo is None:
+        decision.reasons.append(
+            _(
+                "%(version)s has no evaluation on %(benchmark)s; run: manage.py "
+                "evaluate --model %(version)s --benchmark %(benchmark)s"
+            )
+            % {"version": candidate.name, "benchmark": benchmark}
+        )
+        return
+    decision.figures["candidate_tajik_share"] = round(tajik.value, 4)
+    decision.figures["candidate_echo_share"] = round(echo.value, 4)
+    if tajik.value < settings.SORO_GATE_MIN_TAJIK_SHARE:
+        decision.reasons.append(
+            _(
+                "only %(share).0f%% of its replies to the platform's prompts are in Tajik; at "
+                "least %(minimum).0f%% are required"
+            )
+            % {"share": 100 * tajik.value, "minimum": 100 * settings.SORO_GATE_MIN_TAJIK_SHARE}
+        )
+    if echo.value > settings.SORO_GATE_MAX_ECHO_SHARE:
+        decision.reasons.append(
+            _(
+                "%(share).0f%% of its replies repeat their prompt or the passages; at most "
+                "%(maximum).0f%% are allowed"
+            )
+            % {"share": 100 * echo.value, "maximum": 100 * settings.SORO_GATE_MAX_ECHO_SHARE}
+        )
 
 
 def model_version_promote(

@@ -230,8 +230,11 @@ def store_evaluation(
     english: float | None = None,
     checksum: str = "a" * 64,
     metric: str = "acc",
+    generation: tuple[float, float] | None = (1.0, 0.0),
 ) -> None:
-    """Results as a finished evaluation run leaves them (overall score only)."""
+    """Results as a finished evaluation run leaves them (overall score only), and the
+    generation suite's (Tajik share, echo share) on the lesson sections — passing the gate
+    unless given otherwise."""
     from django.utils import timezone
 
     from modelops.models import EvaluationResult, ModelRun
@@ -252,3 +255,18 @@ def store_evaluation(
             value=value,
             count=100,
         )
+    if generation is not None and (tajik is not None or english is not None):
+        run = ModelRun.objects.create(
+            kind="evaluate", status="succeeded", input_version=version, finished_at=timezone.now()
+        )
+        for metric_name, value in zip(("tajik_share", "echo_share"), generation, strict=True):
+            EvaluationResult.objects.create(
+                run=run,
+                version=version,
+                benchmark="generation_suite",
+                benchmark_sha256=checksum,
+                group="task:lesson_section",
+                metric=metric_name,
+                value=value,
+                count=25,
+            )

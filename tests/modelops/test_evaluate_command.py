@@ -229,3 +229,35 @@ def test_exact_match_normalises_case_punctuation_and_composition() -> None:
     decomposed = "Фирдавси\u0304"  # и + combining macron is ӣ
     assert exact_match(decomposed, ["Фирдавсӣ"])
     assert not exact_match("калон", ["хурд"])
+
+
+def test_the_generation_suite_is_answered_scored_and_kept_for_reading(
+    tiny_version, settings, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    settings.VAR_DIR = tmp_path
+    call_command("evaluate", "--model", "tiny", "--benchmark", "generation_suite", "--limit", "3")
+    out = capsys.readouterr().out
+    assert "tiny on generation_suite, 0-shot, 3 items" in out
+    run = ModelRun.objects.get(kind="evaluate")
+    assert run.status == "succeeded" and run.config["limit"] == 3
+    stored = evaluation_latest(version=tiny_version, benchmark="generation_suite")
+    # The first items are held-out lesson sections with passages and references.
+    for metric in ("tajik_share", "echo_share", "citation_share", "chrf", "mean_words"):
+        assert stored[("all", metric)].count == 3
+        assert stored[("task:lesson_section", metric)].count == 3
+    assert 0.0 <= stored[("all", "tajik_share")].value <= 1.0
+    low, high = stored[("all", "echo_share")].interval  # type: ignore[misc]
+    assert low <= stored[("all", "echo_share")].value <= high
+    replies = [
+        json.loads(line)
+        for line in (tmp_path / "evaluations" / f"run-{run.pk}.jsonl").read_text().splitlines()
+    ]
+    assert [r["task"] for r in replies] == ["lesson_section"] * 3
+    words = sum(len(r["reply"].split()) for r in replies) / 3
+    assert stored[("all", "mean_words")].value == pytest.approx(words)
+    # Compared with itself, the suite is not evaluated again for the same limit.
+    from modelops.services.evaluation import evaluation_is_current
+
+    suite = benchmark_resolve("generation_suite")
+    assert evaluation_is_current(version=tiny_version, benchmark=suite, shots=0, limit=3)
+    assert not evaluation_is_current(version=tiny_version, benchmark=suite, shots=0)

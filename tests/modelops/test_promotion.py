@@ -134,3 +134,46 @@ def test_promote_lists_versions(tiny_version, candidate, capsys) -> None:  # typ
     out = capsys.readouterr().out
     assert "* tiny " in out
     assert "  tiny-int4 " in out
+
+
+@pytest.mark.parametrize(
+    ("tajik_share", "echo_share", "refused_because"),
+    [
+        (0.96, 0.0, None),
+        (0.5, 0.0, "only 50% of its replies to the platform's prompts are in Tajik"),
+        (0.9, 0.4, "40% of its replies repeat their prompt or the passages"),
+    ],
+)
+def test_the_gate_reads_the_generation_suite(  # type: ignore[no-untyped-def]
+    db, settings, tajik_share: float, echo_share: float, refused_because: str | None
+) -> None:
+    settings.LANGUAGE_CODE = "en"
+    active = ModelVersion.objects.create(name="base", stage="base", path="base", is_active=True)
+    candidate = ModelVersion.objects.create(name="sft", stage="instruction_tuned", path="sft")
+    store_evaluation(active, tajik=0.30, english=0.40, generation=(0.1, 0.9))
+    store_evaluation(candidate, tajik=0.31, english=0.40, generation=(tajik_share, echo_share))
+    with translation.override("en"):
+        decision = promotion_gate(candidate=candidate, active=active)
+    assert decision.figures["candidate_tajik_share"] == tajik_share
+    assert decision.figures["candidate_echo_share"] == echo_share
+    if refused_because is None:
+        assert decision.is_allowed and decision.reasons == []
+    else:
+        assert not decision.is_allowed
+        assert [r for r in decision.reasons if refused_because in r]
+
+
+def test_the_gate_asks_for_the_generation_suite_and_can_leave_it_out(db, settings) -> None:  # type: ignore[no-untyped-def]
+    active = ModelVersion.objects.create(name="base", stage="base", path="base", is_active=True)
+    candidate = ModelVersion.objects.create(name="sft", stage="instruction_tuned", path="sft")
+    store_evaluation(active, tajik=0.30, english=0.40)
+    store_evaluation(candidate, tajik=0.31, english=0.40, generation=None)
+    with translation.override("en"):
+        decision = promotion_gate(candidate=candidate, active=active)
+    assert not decision.is_allowed
+    assert decision.reasons == [
+        "sft has no evaluation on generation_suite; run: manage.py evaluate --model sft "
+        "--benchmark generation_suite"
+    ]
+    settings.SORO_GATE_GENERATION_BENCHMARK = ""
+    assert promotion_gate(candidate=candidate, active=active).is_allowed

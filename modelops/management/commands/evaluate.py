@@ -42,12 +42,20 @@ class Command(ModelCommand):
         parser.add_argument("--mapping", help="JSON/YAML field mapping for a foreign dataset")
         parser.add_argument("--split", help="the split of a datasets directory")
         parser.add_argument("--batch-size", type=int, default=16)
+        parser.add_argument(
+            "--limit",
+            type=int,
+            help="evaluate only the first N items (the generation suite lists the held-out "
+            "lesson sections first)",
+        )
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         version = self.version(options["model"])
         against = self.version(options["against"]) if options["against"] else None
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
+        if options["limit"] is not None and options["limit"] < 1:
+            raise CommandError("--limit must be at least 1.")
         try:
             benchmarks = [
                 benchmark_resolve(name, mapping=options["mapping"], split=options["split"])
@@ -61,7 +69,10 @@ class Command(ModelCommand):
             self._print_retention(version, benchmark.name)
             if against is not None:
                 if not evaluation_is_current(
-                    version=against, benchmark=benchmark, shots=options["shots"]
+                    version=against,
+                    benchmark=benchmark,
+                    shots=options["shots"],
+                    limit=options["limit"],
                 ):
                     self.stdout.write(f"\n{against.name} has no result to compare; evaluating it.")
                     self._evaluate(against, benchmark, options)
@@ -78,6 +89,7 @@ class Command(ModelCommand):
                 benchmark=benchmark,
                 shots=options["shots"],
                 batch_size=options["batch_size"],
+                limit=options["limit"],
                 progress=self.progress,
             )
         except EvaluationError as error:
