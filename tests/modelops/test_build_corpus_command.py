@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from modelops.models import Corpus
 from modelops.services.corpus import corpus_sources
@@ -34,11 +36,17 @@ def corpora(settings, tmp_path: Path, tokenizer_dir: Path) -> Path:  # type: ign
     return tmp_path / "corpora"
 
 
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    # The command's messages are checked in English (the site's default language is Tajik).
+    with translation.override("en"):
+        yield
+
+
 def test_the_command_builds_registers_and_prints_the_datasheet(
     corpora: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from soro_web.curriculum.models import Textbook
-    from tutoring.models import Passage, TextbookEdition
+    from tutoring.models import Passage, Textbook, TextbookEdition
 
     sources = make_sources(tmp_path)
     (sources / "local-quiz.md").write_text(
@@ -111,9 +119,8 @@ def test_bad_arguments_are_refused(corpora: Path, tmp_path: Path) -> None:
 
 
 def test_textbook_documents_reparse_the_file_page_by_page(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
-    from soro_web.curriculum.models import Textbook
     from tutoring.corpus_source import textbook_documents
-    from tutoring.models import TextbookEdition
+    from tutoring.models import Textbook, TextbookEdition
 
     settings.MEDIA_ROOT = tmp_path / "media"
     textbook = Textbook.objects.create(
