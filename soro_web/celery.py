@@ -12,7 +12,7 @@ import logging
 import os
 
 from celery import Celery, bootsteps
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soro_web.settings")
 
@@ -96,3 +96,13 @@ app.steps["worker"].add(JobSweepStep)
 def sweep_when_ready(**_kwargs):  # type: ignore[no-untyped-def]
     """A worker that starts picks up at once what a killed one left behind."""
     JobSweepStep.sweep(None)  # type: ignore[arg-type]
+
+
+@worker_init.connect
+def import_heavy_modules(**_kwargs):  # type: ignore[no-untyped-def]
+    """Import transformers' lazy classes once, before the pool's threads start.
+
+    transformers resolves ``AutoTokenizer`` and friends on first attribute access; two threads
+    doing that at once in a fresh worker could see ``ImportError: cannot import name
+    'AutoTokenizer'`` (found when two textbooks were uploaded together)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401

@@ -47,6 +47,12 @@ def _check_broker() -> dict[str, Any]:
 
 
 def _check_worker() -> dict[str, Any]:
+    from soro_web.management.supervise import platform_state_file, read_state
+
+    supervised = read_state(platform_state_file()).get("worker", {})
+    if supervised.get("state") == "restarting":
+        # run_platform saw the worker die and starts it again after a pause.
+        return {"ok": False, "detail": f"restarting (restarts: {supervised.get('restarts')})"}
     window = timedelta(seconds=settings.SORO_WORKER_HEARTBEAT_SECONDS * 3)
     latest = WorkerHeartbeat.objects.order_by("-last_seen").first()
     if latest is None:

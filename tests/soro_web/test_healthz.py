@@ -72,3 +72,23 @@ def test_missing_model_files_are_reported(staff_client, settings, tmp_path) -> N
     ModelVersion.objects.create(name="gone", stage="base", path="gone", is_active=True)
     model = client.get("/healthz").json()["model"]
     assert model["ok"] is False and "files missing" in model["detail"]
+
+
+def test_a_worker_that_run_platform_is_restarting_is_reported(
+    staff_client, settings, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+
+    settings.VAR_DIR = tmp_path
+    WorkerHeartbeat.objects.create(hostname="w1", last_seen=timezone.now())
+    state = tmp_path / "run" / "platform.json"
+    state.parent.mkdir()
+    children = {"worker": {"state": "restarting", "pid": None, "restarts": 2}}
+    state.write_text(json.dumps({"supervisor_pid": os.getpid(), "children": children}))
+    response = staff_client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["worker"] == {"ok": False, "detail": "restarting (restarts: 2)"}
+    # A state file left by a supervisor that is gone says nothing.
+    state.write_text(json.dumps({"supervisor_pid": 2**22 + 1, "children": children}))
+    assert staff_client.get("/healthz").json()["worker"]["ok"] is True

@@ -66,6 +66,10 @@ def ingest_error_message(code: str) -> str:
             "Check the scan quality."
         ),
         "unsupported": _("Upload a PDF, DOCX, Markdown or plain-text file."),
+        "internal": _(
+            "The server stopped with an error of its own while reading the file; the file "
+            "may be fine. Upload it again; if it happens again, tell your administrator."
+        ),
         "ocr_missing": _(
             "The file is a scan, and text recognition for Tajik is not "
             "installed on the server (Debian package tesseract-ocr-tgk)."
@@ -239,8 +243,10 @@ def _ingest_claimed(
     except IngestError as error:
         _fail(edition, directory, error.code, error.message, claimed=mine())
     except Exception as error:  # recorded, never left "running"
+        # Damaged files are reported by the parsers as IngestError("corrupt"); anything else is
+        # the server's fault and must not be blamed on the teacher's file.
         logger.exception("ingesting edition %s failed", edition_id)
-        _fail(edition, directory, "corrupt", f"{type(error).__name__}: {error}", claimed=mine())
+        _fail(edition, directory, "internal", f"{type(error).__name__}: {error}", claimed=mine())
         raise
 
 

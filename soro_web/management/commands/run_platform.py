@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+from soro_web.management.supervise import Child, Supervisor, platform_state_file
 
 
 class Command(BaseCommand):
     help = (
         "Run Soro on one machine: the web server (gunicorn, threaded, so a long model reply "
-        "does not block other pages) and one Celery worker. Stops both on Ctrl-C."
+        "does not block other pages) and one Celery worker. A process that dies is started "
+        "again (with back-off); Ctrl-C or SIGTERM stops both."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -59,28 +60,14 @@ class Command(BaseCommand):
             f"celery,{settings.SORO_MODELOPS_QUEUE}",
         ]
         web_env = {**os.environ, "SORO_LLM_PRELOAD": os.environ.get("SORO_LLM_PRELOAD", "1")}
-        processes = [subprocess.Popen(web, env=web_env), subprocess.Popen(worker)]
+        supervisor = Supervisor(
+            children=[Child("web", web, env=web_env), Child("worker", worker)],
+            state_file=platform_state_file(),
+            say=lambda line: self.stderr.write(line),
+        )
+        signal.signal(signal.SIGTERM, supervisor.stop)
+        signal.signal(signal.SIGINT, supervisor.stop)
         self.stdout.write(
             self.style.SUCCESS(f"Soro is running on http://{options['bind']}/ (Ctrl-C stops it).")
         )
-
-        def stop(*_args):  # type: ignore[no-untyped-def]
-            for process in processes:
-                if process.poll() is None:
-                    process.terminate()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        try:
-            while all(process.poll() is None for process in processes):
-                time.sleep(0.5)
-        finally:
-            stop()
-            for process in processes:
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        failed = [p for p in processes if p.returncode not in (0, -signal.SIGTERM, None)]
-        if failed:
-            sys.exit(1)
+        supervisor.run()
