@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from ninja import Field, Query, Router, Schema
 
 from soro_web.http import AuthenticatedRequest
+from soro_web.schema_types import Id, OneLine
 from tutoring.schemas import SearchResultOut
 from tutoring.services import highlight, passages_search
 
@@ -12,11 +15,11 @@ router = Router(tags=["textbooks"])
 
 
 class SearchQuery(Schema):
-    q: str = Field(..., max_length=300)
-    subject: str | None = None
-    grade: int | None = None
-    textbook: int | None = None
-    limit: int = 10
+    q: Annotated[str, Field(max_length=300), OneLine]
+    subject: Annotated[str, Field(max_length=40), OneLine] | None = None
+    grade: Annotated[int, Field(ge=1, le=12)] | None = None
+    textbook: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=50)] = 10
 
 
 @router.get("/search", response=list[SearchResultOut])
@@ -27,7 +30,7 @@ def search_passages(request: AuthenticatedRequest, filters: Query[SearchQuery]):
         subject=filters.subject,
         grade=filters.grade,
         textbook_id=filters.textbook,
-        limit=max(1, min(filters.limit, 50)),
+        limit=filters.limit,
     )
     return [
         {

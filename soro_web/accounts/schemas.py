@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from ninja import Field, ModelSchema, Schema
 
 from soro_web.accounts.models import User
+from soro_web.schema_types import OneLine
 
 
 class UserOut(ModelSchema):
@@ -17,9 +19,9 @@ class UserOut(ModelSchema):
 
 
 class TokenIn(Schema):
-    username: str
-    password: str
-    name: str = "api"
+    username: Annotated[str, Field(min_length=1, max_length=150), OneLine]
+    password: Annotated[str, Field(min_length=1, max_length=1024), OneLine]
+    name: Annotated[str, Field(min_length=1, max_length=100), OneLine] = "api"
 
 
 class TokenOut(Schema):
@@ -65,13 +67,13 @@ def _manages(classroom, context) -> bool:  # type: ignore[no-untyped-def]
 
 
 class ClassroomIn(Schema):
-    name: str
-    subject: str
-    grade: int
+    name: Annotated[str, Field(min_length=1, max_length=120), OneLine]
+    subject: Annotated[str, Field(min_length=1, max_length=40), OneLine]
+    grade: Annotated[int, Field(ge=1, le=12)]
 
 
 class JoinIn(Schema):
-    join_code: str
+    join_code: Annotated[str, Field(min_length=1, max_length=12), OneLine]
 
 
 class StudentOut(Schema):

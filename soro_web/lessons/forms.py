@@ -9,6 +9,7 @@ from soro_web.accounts.models import Classroom
 from soro_web.curriculum.models import Grade, Subject, Topic
 from soro_web.lessons.models import Lesson, LessonSection
 from soro_web.lessons.services import MAX_DURATION, MIN_DURATION
+from soro_web.schema_types import SECTION_BODY_MAX_CHARS
 
 if TYPE_CHECKING:
     from soro_web.accounts.models import User
@@ -71,7 +72,9 @@ class LessonDetailsForm(forms.Form):
 
 class SectionForm(forms.Form):
     title = forms.CharField(label=_("Section title"), max_length=300)
-    body = forms.CharField(label=_("Text"), required=False, strip=False)
+    body = forms.CharField(
+        label=_("Text"), required=False, strip=False, max_length=SECTION_BODY_MAX_CHARS
+    )
     revision = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
 

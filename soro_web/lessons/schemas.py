@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from ninja import Field, ModelSchema, Schema
 
 from soro_web.lessons.models import Lesson, LessonSection
+from soro_web.lessons.services import MAX_DURATION, MIN_DURATION
+from soro_web.schema_types import MAX_ID, SECTION_BODY_MAX_CHARS, Id, ManyLines, OneLine
 
 
 class CitationOut(Schema):
@@ -28,7 +31,7 @@ class LessonOut(ModelSchema):
     subject: str = Field(..., alias="topic.subject.code")
     grade: int = Field(..., alias="topic.grade.number")
     teacher: str = Field(..., alias="teacher.display_name")
-    classes: list[int]
+    classes: Annotated[list[Id], Field(max_length=200)]
     updated_at: datetime
 
     class Meta:
@@ -49,20 +52,24 @@ class LessonDetailOut(LessonOut):
 
 
 class LessonIn(Schema):
-    topic: str = Field(..., description="Curriculum topic code, e.g. math-7-01-01")
-    title: str = ""
-    duration_minutes: int = 45
-    language: str = "tg"
+    topic: Annotated[str, Field(min_length=1, max_length=100), OneLine] = Field(
+        ..., description="Curriculum topic code, e.g. math-7-01-01"
+    )
+    title: Annotated[str, Field(max_length=300), OneLine] = ""
+    duration_minutes: Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION)] = 45
+    language: Annotated[str, Field(max_length=5), OneLine] = "tg"
 
 
 class SectionIn(Schema):
-    body: str
-    title: str | None = None
-    revision: int = Field(..., description="The revision the change is based on")
+    body: Annotated[str, Field(max_length=SECTION_BODY_MAX_CHARS), ManyLines]
+    title: Annotated[str, Field(min_length=1, max_length=300), OneLine] | None = None
+    revision: Annotated[int, Field(ge=1, le=MAX_ID)] = Field(
+        ..., description="The revision the change is based on"
+    )
 
 
 class PublishIn(Schema):
-    classes: list[int]
+    classes: Annotated[list[Id], Field(max_length=200)]
 
 
 class ConflictOut(Schema):

@@ -1,0 +1,40 @@
+"""Field types for every API schema: text the database can store, ids it can hold.
+
+A JSON body may carry what no column accepts: an unpaired surrogate ("\\ud800", which
+UTF-8 cannot encode), NUL and other control characters, a million-character name, an id
+past 64 bits. Each of those reached the database and answered 500. These types refuse
+them with 422 and say so in the OpenAPI schema, so generated clients know the limits.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+# PostgreSQL's integer; SQLite's is wider, but an id past this exists in neither.
+MAX_ID = 2**31 - 1
+
+# A lesson section's body (Markdown); the builder's textarea says the same.
+SECTION_BODY_MAX_CHARS = 20_000
+
+_ALLOWED_CONTROLS = {"\n", "\r", "\t"}
+
+
+def _storable(value: str, *, multiline: bool) -> str:
+    for character in value:
+        if "\ud800" <= character <= "\udfff":
+            raise ValueError("the text holds an unpaired surrogate (not valid Unicode)")
+        if unicodedata.category(character) == "Cc" and not (
+            multiline and character in _ALLOWED_CONTROLS
+        ):
+            raise ValueError(f"control character U+{ord(character):04X} is not allowed")
+    return value
+
+
+# Use as metadata beside the length: ``Annotated[str, Field(max_length=120), OneLine]``.
+OneLine = AfterValidator(lambda value: _storable(value, multiline=False))
+ManyLines = AfterValidator(lambda value: _storable(value, multiline=True))
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
