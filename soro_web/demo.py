@@ -62,6 +62,19 @@ def _user(username: str, *, report: DemoReport, **fields) -> User:  # type: igno
     return user
 
 
+def demo_accounts_with_published_password() -> list[str]:
+    """Usernames that still sign in with the demo password printed in the README.
+
+    Fine on 127.0.0.1; on an address other machines reach, anyone could sign in as staff."""
+    usernames = ["admin", *(username for username, *_rest in TEACHERS)]
+    usernames += [username for username, *_rest in STUDENTS]
+    return [
+        user.username
+        for user in User.objects.filter(username__in=usernames, is_active=True)
+        if user.check_password(DEMO_PASSWORD)
+    ]
+
+
 @transaction.atomic
 def demo_seed() -> DemoReport:
     """Create what is missing of the demo data; leave what exists alone."""

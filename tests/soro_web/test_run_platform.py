@@ -143,3 +143,22 @@ def test_back_off_doubles_on_quick_failures_and_resets_when_stable(tmp_path: Pat
     supervisor._tick()
     assert child.failures_in_a_row == 0
     supervisor._terminate_all()
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:8000", "192.168.1.10:80", "school.local:8000"])
+def test_demo_passwords_are_never_served_beyond_this_machine(bind: str) -> None:
+    from django.core.management import CommandError, call_command
+
+    from soro_web.accounts.models import User
+    from soro_web.demo import demo_seed
+
+    demo_seed()
+    with pytest.raises(CommandError, match="still have the password printed in the README"):
+        call_command("run_platform", "--bind", bind)
+    # Once every demo account has a password of its own, any address may be bound.
+    for user in User.objects.all():
+        user.set_password("a-new-secret-2026")
+        user.save()
+    from soro_web.demo import demo_accounts_with_published_password
+
+    assert demo_accounts_with_published_password() == []

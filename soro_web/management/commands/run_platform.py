@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import sys
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from soro_web.demo import demo_accounts_with_published_password
 from soro_web.management.supervise import Child, Supervisor, platform_state_file
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: assume others can reach it
 
 
 class Command(BaseCommand):
@@ -24,6 +35,17 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8)
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        host = options["bind"].rsplit(":", 1)[0].strip("[]")
+        if not is_loopback(host):
+            published = demo_accounts_with_published_password()
+            if published:
+                raise CommandError(
+                    f"Not starting on {options['bind']}: the demo accounts "
+                    f"{', '.join(published)} still have the password printed in the README, "
+                    "and other machines can reach this address. Set new passwords "
+                    "(manage.py changepassword USERNAME) or deactivate them in the admin, "
+                    "or bind to 127.0.0.1."
+                )
         python = sys.executable
         web = [
             python,
