@@ -151,6 +151,9 @@ LOGOUT_REDIRECT_URL = "home"
 
 # Lock out a *username* after repeated failures. Schools share one public address behind
 # NAT, so locking by IP would lock a whole school out because of one pupil.
+# API bearer tokens expire this many days after they are made (0: never).
+SORO_API_TOKEN_DAYS = env_int("SORO_API_TOKEN_DAYS", 90, minimum=0)
+
 AXES_FAILURE_LIMIT = env_int("SORO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SORO_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username"]

@@ -15,10 +15,12 @@ from soro_web.accounts.schemas import (
     ErrorOut,
     JoinIn,
     TokenIn,
+    TokenInfoOut,
     TokenOut,
     UserOut,
 )
 from soro_web.http import AuthenticatedRequest, HtmxRequest
+from soro_web.schema_types import Id
 
 router = Router(tags=["people and classes"])
 
@@ -39,7 +41,18 @@ def token_create(request: HtmxRequest, payload: TokenIn):  # type: ignore[no-unt
     if user is None:
         return Status(401, {"detail": _("Wrong username or password.")})
     _token, key = services.api_token_create(user=user, name=payload.name)
-    return Status(201, {"token": key, "name": _token.name})
+    return Status(201, {"token": key, "name": _token.name, "expires_at": _token.expires_at})
+
+
+@router.get("/auth/tokens", response=list[TokenInfoOut])
+def token_list(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
+    return services.api_tokens_of(user=request.user)
+
+
+@router.delete("/auth/tokens/{token_id}", response={204: None, 404: ErrorOut})
+def token_revoke(request: AuthenticatedRequest, token_id: Id):  # type: ignore[no-untyped-def]
+    services.api_token_revoke(user=request.user, pk=token_id)
+    return Status(204, None)
 
 
 @router.get("/classes", response=list[ClassroomOut])

@@ -27,6 +27,18 @@ class TokenIn(Schema):
 class TokenOut(Schema):
     token: str
     name: str
+    expires_at: datetime | None = None
+
+
+class TokenInfoOut(Schema):
+    """A token as its owner sees it later: never the key, only its first characters."""
+
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
 
 
 class ClassroomOut(Schema):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -214,10 +216,28 @@ def teacher_create(
 def api_token_create(*, user: User, name: str = "api") -> tuple[ApiToken, str]:
     """A new bearer token. The plain key is returned once and never stored."""
     key = "soro_" + secrets.token_urlsafe(32)
+    days = settings.SORO_API_TOKEN_DAYS
     token = ApiToken.objects.create(
-        user=user, name=name[:100] or "api", key_hash=ApiToken.hash_key(key), prefix=key[5:13]
+        user=user,
+        name=name[:100] or "api",
+        key_hash=ApiToken.hash_key(key),
+        prefix=key[5:13],
+        expires_at=timezone.now() + timedelta(days=days) if days else None,
     )
     return token, key
+
+
+def api_tokens_of(*, user: User) -> list[ApiToken]:
+    """The user's tokens that still work, newest first."""
+    return list(ApiToken.objects.active().filter(user=user))
+
+
+def api_token_revoke(*, user: User, pk: int) -> None:
+    """Revoke one of the user's own tokens; Http404 for any other."""
+    from django.http import Http404
+
+    if not ApiToken.objects.active().filter(user=user, pk=pk).update(revoked_at=timezone.now()):
+        raise Http404(_("No such token, or it is not yours."))
 
 
 def api_token_authenticate(*, key: str) -> User | None:

@@ -153,3 +153,52 @@ def test_openapi_docs_are_served(db, client) -> None:  # type: ignore[no-untyped
     schema = client.get("/api/openapi.json").json()
     assert "/api/classes/join" in schema["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+def test_tokens_expire_can_be_listed_and_revoked_by_their_owner(people: People, client) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    def new_token(name: str) -> str:
+        response = post_json(
+            client, "/api/auth/token", {"username": "student", "password": PASSWORD, "name": name}
+        )
+        assert response.status_code == 201
+        return str(response.json()["token"])
+
+    phone, laptop = new_token("phone"), new_token("laptop")
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {phone}"}
+    listed = client.get("/api/auth/tokens", **bearer).json()
+    assert [(t["name"], t["prefix"]) for t in listed] == [
+        ("laptop", laptop[5:13]),
+        ("phone", phone[5:13]),
+    ]
+    expires = datetime.fromisoformat(listed[0]["expires_at"])
+    assert timedelta(days=89) < expires - timezone.now() <= timedelta(days=90)
+    assert all("token" not in t for t in listed)
+
+    # Another user's token is not theirs to revoke: 404, and it keeps working.
+    laptop_id = listed[0]["id"]
+    other = client_for(people.teacher)
+    assert other.delete(f"/api/auth/tokens/{laptop_id}").status_code == 404
+    assert client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {laptop}").status_code == 200
+    assert client.delete(f"/api/auth/tokens/{laptop_id}", **bearer).status_code == 204
+    assert client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {laptop}").status_code == 401
+
+    # Expired: refused.
+    ApiToken.objects.filter(name="phone").update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert client.get("/api/me", **bearer).status_code == 401
+
+
+def test_a_password_change_revokes_every_token(people: People, client) -> None:  # type: ignore[no-untyped-def]
+    response = post_json(client, "/api/auth/token", {"username": "student", "password": PASSWORD})
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {response.json()['token']}"}
+    assert client.get("/api/me", **bearer).status_code == 200
+    people.student.first_name = "Нав"
+    people.student.save()  # no new password: the token still works
+    assert client.get("/api/me", **bearer).status_code == 200
+    people.student.set_password("another-password-2026")
+    people.student.save()
+    assert client.get("/api/me", **bearer).status_code == 401
+    assert ApiToken.objects.get().revoked_at is not None

@@ -53,6 +53,12 @@ def an_edition():  # type: ignore[no-untyped-def]
     return TextbookEdition.objects.create(textbook=textbook, status="ready")
 
 
+def teachers_token(people: People) -> dict[str, Any]:
+    from soro_web.accounts.services import api_token_create
+
+    return {"token_id": api_token_create(user=people.teacher)[0].pk}
+
+
 def own_class(people: People) -> dict[str, Any]:
     return {"pk": people.classroom.pk}
 
@@ -146,6 +152,14 @@ MATRIX: dict[str, Rule] = {
     "api:me": Rule("get", signed_in(401, 200)),
     "api:token_create": Rule(
         "post", every(401), json=True, data=lambda p: {"username": "nobody", "password": "wrong"}
+    ),
+    "api:token_list": Rule("get", signed_in(401, 200)),
+    # A token of the teacher's: only its owner may revoke it.
+    "api:token_revoke": Rule(
+        "delete",
+        {A: 401, S: 404, SO: 404, T: 204, TO: 404, ST: 404},
+        kwargs=teachers_token,
+        json=True,
     ),
     "api:classes_list": Rule("get", signed_in(401, 200)),
     "api:classes_create": Rule(
