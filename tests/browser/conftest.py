@@ -32,5 +32,14 @@ def page(browser, live_server):  # type: ignore[no-untyped-def]
     context = browser.new_context(viewport={"width": 390, "height": 800}, base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # Every flow also checks the Content-Security-Policy: nothing the pages need is refused.
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert not refused, f"the Content-Security-Policy refused: {refused}"

@@ -128,7 +128,9 @@ def test_teacher_builds_exports_and_shares_a_lesson(  # type: ignore[no-untyped-
         pk = draft(page, kind)
         if kind != "new_material":
             page.click(f"#proposal-{pk} button[value=accept]")
-            page.wait_for_function(f"document.querySelector('#body-{pk}').value.length > 0")
+            page.wait_for_function(
+                "pk => document.querySelector('#body-' + pk).value.length > 0", arg=pk
+            )
     assert lesson.sections.get(kind="objectives").citations[0]["book"] == "Алгебра"
     assert lesson.sections.get(kind="new_material").body == ""  # unaccepted: not in the lesson
 
@@ -145,7 +147,8 @@ def test_teacher_builds_exports_and_shares_a_lesson(  # type: ignore[no-untyped-
     pk = section_id(page, "homework")
     page.fill(f"#body-{pk}", EDITED)
     page.wait_for_function(
-        f"document.querySelector('#save-{pk}').innerText.includes('Нигоҳ дошта шуд')"
+        "pk => document.querySelector('#save-' + pk).innerText.includes('Нигоҳ дошта шуд')",
+        arg=pk,
     )
     assert lesson.sections.get(kind="homework").body == EDITED
 
@@ -200,7 +203,9 @@ def test_a_section_edited_in_two_tabs_asks_which_text_stays(  # type: ignore[no-
     pk = section_id(page, "objectives")
 
     page.fill(f"#body-{pk}", "Матн аз варақаи якум")
-    page.wait_for_function(f"document.querySelector('#save-{pk}').innerText.length > 0")
+    page.wait_for_function(
+        "pk => document.querySelector('#save-' + pk).innerText.length > 0", arg=pk
+    )
     other.fill(f"#body-{pk}", "Матн аз варақаи дуюм")
     other.wait_for_selector(f"#conflict-{pk} .conflict")
     box = other.inner_text(f"#conflict-{pk}")
@@ -213,7 +218,9 @@ def test_a_section_edited_in_two_tabs_asks_which_text_stays(  # type: ignore[no-
     # The first tab, now behind, is asked too; it takes the saved text.
     page.fill(f"#body-{pk}", "Матн аз варақаи якум, боз")
     page.click(f"#conflict-{pk} [data-keep=theirs]")
-    page.wait_for_function(f"document.querySelector('#body-{pk}').value === 'Матн аз варақаи дуюм'")
+    page.wait_for_function(
+        "pk => document.querySelector('#body-' + pk).value === 'Матн аз варақаи дуюм'", arg=pk
+    )
     assert lesson.sections.get(kind="objectives").body == "Матн аз варақаи дуюм"
 
 
@@ -231,6 +238,8 @@ def test_typing_is_saved_before_a_button_redraws_the_sections(  # type: ignore[n
     page.fill(f"#body-{pk}", "Навишта пеш аз ҷойивазкунӣ")
     # At once, well inside the 800 ms autosave delay: move the section down.
     page.click(f"#section-{pk} button[value=down]")
-    page.wait_for_function(f"document.querySelectorAll('.lesson-section')[1].id === 'section-{pk}'")
+    page.wait_for_function(
+        "pk => document.querySelectorAll('.lesson-section')[1].id === 'section-' + pk", arg=pk
+    )
     assert lesson.sections.get(kind="objectives").body == "Навишта пеш аз ҷойивазкунӣ"
     assert page.input_value(f"#body-{pk}") == "Навишта пеш аз ҷойивазкунӣ"

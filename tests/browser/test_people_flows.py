@@ -56,7 +56,9 @@ def test_teacher_creates_a_class_and_renews_its_code_in_place(page, people: Peop
     old_code = page.inner_text("#join-code .code")
     page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded
     page.click("#join-code button")
-    page.wait_for_function(f"document.querySelector('#join-code .code').innerText !== '{old_code}'")
+    page.wait_for_function(
+        "old => document.querySelector('#join-code .code').innerText !== old", arg=old_code
+    )
     assert page.evaluate("window.__marker") == 1
     classroom = people.teacher.classrooms_taught.get(name="10Б")
     assert page.inner_text("#join-code .code") == classroom.join_code
