@@ -170,6 +170,12 @@ LOGOUT_REDIRECT_URL = "home"
 
 # Lock out a *username* after repeated failures. Schools share one public address behind
 # NAT, so locking by IP would lock a whole school out because of one pupil.
+# Wrong class codes: a signed-in student may get SORO_JOIN_FAILURES_PER_USER wrong in
+# SORO_JOIN_FAILURE_WINDOW_MINUTES; an address (a whole school behind NAT) many more.
+SORO_JOIN_FAILURES_PER_USER = env_int("SORO_JOIN_FAILURES_PER_USER", 10, minimum=1)
+SORO_JOIN_FAILURES_PER_ADDRESS = env_int("SORO_JOIN_FAILURES_PER_ADDRESS", 200, minimum=1)
+SORO_JOIN_FAILURE_WINDOW_MINUTES = env_int("SORO_JOIN_FAILURE_WINDOW_MINUTES", 15, minimum=1)
+
 # API bearer tokens expire this many days after they are made (0: never).
 SORO_API_TOKEN_DAYS = env_int("SORO_API_TOKEN_DAYS", 90, minimum=0)
 

@@ -73,7 +73,11 @@ def classes_create(request: AuthenticatedRequest, payload: ClassroomIn):  # type
 
 @router.post("/classes/join", response={201: ClassroomOut})
 def classes_join(request: AuthenticatedRequest, payload: JoinIn):  # type: ignore[no-untyped-def]
-    enrollment = services.classroom_join(student=request.user, join_code=payload.join_code)
+    enrollment = services.classroom_join(
+        student=request.user,
+        join_code=payload.join_code,
+        address=request.META.get("REMOTE_ADDR"),
+    )
     return Status(201, enrollment.classroom)
 
 

@@ -172,6 +172,28 @@ class Enrollment(models.Model):
         return f"{self.student} → {self.classroom}"
 
 
+class JoinFailure(models.Model):
+    """A wrong or expired class code, kept for a while to stop codes being guessed."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("wrong class code")
+        verbose_name_plural = _("wrong class codes")
+
+    def __str__(self) -> str:
+        return f"{self.user_id or self.address} {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def active(self) -> ApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True).filter(

@@ -16,6 +16,7 @@ from soro_web.accounts.models import (
     ApiToken,
     Classroom,
     Enrollment,
+    JoinFailure,
     School,
     User,
     new_join_code,
@@ -25,22 +26,59 @@ from soro_web.curriculum.models import Grade, Subject
 
 
 def classroom_find_by_join_code(*, join_code: str) -> Classroom:
-    """The class a join code opens, or a ValidationError on ``join_code`` saying why not."""
+    """The class a join code opens, or a ValidationError on ``join_code`` saying why not.
+
+    The message never repeats the code typed: a page that echoes guesses helps guessing."""
     code = normalize_join_code(join_code or "")
     if not code:
         raise _join_code_error(_("Enter the class code your teacher gave you."), "empty")
     classroom = Classroom.objects.select_related("school").filter(join_code=code).first()
     if classroom is None:
         raise _join_code_error(
-            _("No class has the code %(code)s. Check the code with your teacher.") % {"code": code},
-            "unknown_code",
+            _("No class has this code. Check the code with your teacher."), "unknown_code"
         )
     if not classroom.is_join_code_valid():
         raise _join_code_error(
-            _("The code %(code)s has expired. Ask your teacher for a new one.") % {"code": code},
-            "expired_code",
+            _("This class code has expired. Ask your teacher for a new one."), "expired_code"
         )
     return classroom
+
+
+WRONG_CODES = {"unknown_code", "expired_code"}
+
+
+def _join_failures_since(*, user: User | None, address: str | None) -> tuple[int, int]:
+    since = timezone.now() - timedelta(minutes=settings.SORO_JOIN_FAILURE_WINDOW_MINUTES)
+    recent = JoinFailure.objects.filter(created_at__gte=since)
+    by_user = recent.filter(user=user).count() if user is not None else 0
+    by_address = recent.filter(address=address).count() if address else 0
+    return by_user, by_address
+
+
+def join_attempt_check(*, user: User | None, address: str | None) -> None:
+    """Refuse another try after too many wrong class codes: strictly per signed-in user,
+    generously per address (a whole school shares one address behind NAT)."""
+    by_user, by_address = _join_failures_since(user=user, address=address)
+    if (
+        by_user >= settings.SORO_JOIN_FAILURES_PER_USER
+        or by_address >= settings.SORO_JOIN_FAILURES_PER_ADDRESS
+    ):
+        raise _join_code_error(
+            _(
+                "Too many wrong class codes. Wait %(minutes)d minutes, or ask your teacher for "
+                "the class link."
+            )
+            % {"minutes": settings.SORO_JOIN_FAILURE_WINDOW_MINUTES},
+            "too_many_attempts",
+        )
+
+
+def _join_failure_record(error: ValidationError, *, user: User | None, address: str | None) -> None:
+    codes = {e.code for errors in getattr(error, "error_dict", {}).values() for e in errors}
+    if codes & WRONG_CODES:
+        JoinFailure.objects.create(user=user, address=address or None)
+        cutoff = timezone.now() - timedelta(minutes=settings.SORO_JOIN_FAILURE_WINDOW_MINUTES)
+        JoinFailure.objects.filter(created_at__lt=cutoff).delete()
 
 
 def _join_code_error(message: str, code: str) -> ValidationError:
@@ -98,11 +136,35 @@ def _create_user(
     return user
 
 
-@transaction.atomic
 def student_sign_up(
+    *,
+    username: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    join_code: str,
+    address: str | None = None,
+) -> User:
+    """Create a student account and enrol it in the class the join code opens. Too many
+    wrong codes from ``address`` are refused (``join_attempt_check``)."""
+    join_attempt_check(user=None, address=address)
+    try:
+        return _student_sign_up(
+            username=username,
+            password=password,
+            first_name=first_name,
+            last_name=last_name,
+            join_code=join_code,
+        )
+    except ValidationError as error:
+        _join_failure_record(error, user=None, address=address)
+        raise
+
+
+@transaction.atomic
+def _student_sign_up(
     *, username: str, password: str, first_name: str, last_name: str, join_code: str
 ) -> User:
-    """Create a student account and enrol it in the class the join code opens."""
     classroom = classroom_find_by_join_code(join_code=join_code)
     student = _create_user(
         username=username,
@@ -116,11 +178,21 @@ def student_sign_up(
     return student
 
 
-@transaction.atomic
-def classroom_join(*, student: User, join_code: str) -> Enrollment:
-    """Enrol an existing student in another class. Joining twice changes nothing."""
+def classroom_join(*, student: User, join_code: str, address: str | None = None) -> Enrollment:
+    """Enrol an existing student in another class. Joining twice changes nothing. Too many
+    wrong codes by the student (or from ``address``) are refused for a while."""
     if not student.is_student:
         raise PermissionDenied(_("Only students can join a class with a code."))
+    join_attempt_check(user=student, address=address)
+    try:
+        return _classroom_join(student=student, join_code=join_code)
+    except ValidationError as error:
+        _join_failure_record(error, user=student, address=address)
+        raise
+
+
+@transaction.atomic
+def _classroom_join(*, student: User, join_code: str) -> Enrollment:
     classroom = classroom_find_by_join_code(join_code=join_code)
     enrollment, _created = Enrollment.objects.get_or_create(classroom=classroom, student=student)
     if student.school_id is None:

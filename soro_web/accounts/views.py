@@ -32,7 +32,9 @@ def signup(request: HtmxRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            student = services.student_sign_up(**form.cleaned_data)
+            student = services.student_sign_up(
+                **form.cleaned_data, address=request.META.get("REMOTE_ADDR")
+            )
         except ValidationError as error:
             form_add_validation_error(form, error)
         else:
@@ -48,7 +50,9 @@ def classroom_join(request: AuthenticatedRequest) -> HttpResponse:
     form = JoinClassForm(request.POST or None, initial={"join_code": request.GET.get("code", "")})
     if request.method == "POST" and form.is_valid():
         try:
-            enrollment = services.classroom_join(student=request.user, **form.cleaned_data)
+            enrollment = services.classroom_join(
+                student=request.user, **form.cleaned_data, address=request.META.get("REMOTE_ADDR")
+            )
         except ValidationError as error:
             form_add_validation_error(form, error)
         else:

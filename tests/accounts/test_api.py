@@ -92,7 +92,7 @@ def test_join_by_code_and_wrong_code(people: People) -> None:
     wrong = post_json(client, "/api/classes/join", {"join_code": "ZZZZZZ"})
     assert wrong.status_code == 422
     assert wrong.json() == {
-        "detail": {"join_code": ["No class has the code ZZZZZZ. Check the code with your teacher."]}
+        "detail": {"join_code": ["No class has this code. Check the code with your teacher."]}
     }
     joined = post_json(client, "/api/classes/join", {"join_code": people.classroom.join_code})
     assert joined.status_code == 201 and joined.json()["id"] == people.classroom.pk

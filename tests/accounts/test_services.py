@@ -167,3 +167,55 @@ def test_api_tokens_are_stored_hashed_and_authenticate(people: People) -> None:
     token.revoked_at = timezone.now()
     token.save()
     assert services.api_token_authenticate(key=key) is None
+
+
+def test_guessing_class_codes_is_stopped_per_student_and_generously_per_address(
+    people: People, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from soro_web.accounts.models import JoinFailure
+    from tests.factories import StudentFactory
+
+    settings.SORO_JOIN_FAILURES_PER_USER = 3
+    settings.SORO_JOIN_FAILURES_PER_ADDRESS = 5
+    student = StudentFactory()
+    for guess in ("AAAAAA", "BBBBBB", "CCCCCC"):
+        with pytest.raises(ValidationError) as caught:
+            services.classroom_join(student=student, join_code=guess, address="10.0.0.1")
+        assert caught.value.error_dict["join_code"][0].code == "unknown_code"
+        assert guess not in str(caught.value)  # the guess is never repeated back
+    # The fourth try is refused even with the right code, and says how long to wait.
+    with pytest.raises(ValidationError) as caught:
+        services.classroom_join(
+            student=student, join_code=people.classroom.join_code, address="10.0.0.1"
+        )
+    assert caught.value.error_dict["join_code"][0].code == "too_many_attempts"
+    assert not student.enrollments.exists()
+    # Another pupil of the same school (same address) still gets in ...
+    other = StudentFactory()
+    services.classroom_join(student=other, join_code=people.classroom.join_code, address="10.0.0.1")
+    # ... until the address as a whole has made too many wrong guesses (sign-up included).
+    for guess in ("DDDDDD", "EEEEEE"):
+        with pytest.raises(ValidationError):
+            services.student_sign_up(
+                username=f"pupil-{guess}",
+                password="tajik-letters-2026",
+                first_name="Ном",
+                last_name="Насаб",
+                join_code=guess,
+                address="10.0.0.1",
+            )
+    assert JoinFailure.objects.filter(address="10.0.0.1").count() == 5
+    with pytest.raises(ValidationError) as caught:
+        services.classroom_join(
+            student=StudentFactory(), join_code=people.classroom.join_code, address="10.0.0.1"
+        )
+    assert caught.value.error_dict["join_code"][0].code == "too_many_attempts"
+    # Other addresses are not affected; the window passes.
+    services.classroom_join(
+        student=StudentFactory(), join_code=people.classroom.join_code, address="10.0.0.2"
+    )
+    JoinFailure.objects.update(created_at=timezone.now() - timedelta(minutes=16))
+    services.classroom_join(
+        student=student, join_code=people.classroom.join_code, address="10.0.0.1"
+    )
+    assert student.enrollments.count() == 1
