@@ -150,6 +150,12 @@ def train(
         raise TrainingError(f"{spec.output_dir} exists already; choose another output folder.")
     precision = mixed_precision(schedule.mixed_precision)
     accelerator = Accelerator(mixed_precision=precision)
+    if accelerator.distributed_type == "DEEPSPEED" and schedule.gradient_accumulation > 1:
+        # DeepSpeed steps inside backward() by its own accumulation count; this loop
+        # accumulates itself, so the two would disagree.
+        raise TrainingError(
+            "Under DeepSpeed use --gradient-accumulation 1 and a larger --batch-size."
+        )
     set_seed(schedule.seed)
     run_dir = Path(spec.run_dir)
     resuming = check_resume(run_dir, spec.identity)
