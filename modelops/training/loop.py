@@ -240,7 +240,7 @@ def train(
                 )
             )
         stop = step < spec.total_steps and should_stop is not None and should_stop()
-        if step % schedule.checkpoint_every == 0 or step == spec.total_steps or stop:
+        if (step % schedule.checkpoint_every == 0 and step < spec.total_steps) or stop:
             saved_to = _save_checkpoint(
                 accelerator, run_dir, step, tokens_seen, position, losses, schedule.keep_checkpoints
             )
