@@ -151,6 +151,11 @@ class _Reporter:
         return ModelRun.objects.filter(pk=self.run.pk, is_cancel_requested=True).exists()
 
 
+def _reload_log(run: ModelRun) -> None:
+    """The log lines written during training (``run_finish`` saves the in-memory log)."""
+    run.log = ModelRun.objects.values_list("log", flat=True).get(pk=run.pk)
+
+
 def _loss_curve(losses: Sequence[tuple[int, float]]) -> list[list[float]]:
     stride = max(1, len(losses) // LOSS_POINTS)
     points = [list(point) for point in losses[::stride]]
@@ -197,9 +202,11 @@ def _train_and_register(
             )
             run.config = {**run.config, "output": name}
             run.save(update_fields=["config"])
+            _reload_log(run)
             run_finish(run, status=ModelRun.Status.SUCCEEDED, output=trained)
     except TrainingStopped as stopped:
         shutil.rmtree(output, ignore_errors=True)
+        _reload_log(run)
         run_finish(
             run,
             status=ModelRun.Status.CANCELLED,
@@ -213,6 +220,7 @@ def _train_and_register(
         message = str(error)
         if not isinstance(error, TrainingError):
             message = f"{type(error).__name__}: {error}"
+        _reload_log(run)
         run_finish(run, status=ModelRun.Status.FAILED, error=message)
         raise
     return trained
