@@ -86,22 +86,21 @@ def test_resume_after_a_stop_reaches_the_uninterrupted_weights(
             corpus_dir=corpus,
             output_dir=tmp_path / f"out-{output or name}",
             run_dir=tmp_path / f"run-{name}",
-            schedule=small_schedule(),
+            schedule=small_schedule(steps=3, gradient_accumulation=1),
             replay_share=replay,
         )
 
     whole = pretrain(config("whole"))
-    answers = iter([False, True])  # stop after step 2
-    with pytest.raises(TrainingStopped) as stopped:
-        pretrain(config("split"), should_stop=lambda: next(answers))
-    assert stopped.value.step == 2
+    with pytest.raises(TrainingStopped) as stopped:  # asked to stop after step 1
+        pretrain(config("split"), should_stop=lambda: True)
+    assert stopped.value.step == 1
     assert not (tmp_path / "out-split").exists()
-    assert (tmp_path / "run-split" / "checkpoint-0000002" / "trainer_state.json").is_file()
+    assert (tmp_path / "run-split" / "checkpoint-0000001" / "trainer_state.json").is_file()
 
     resumed = pretrain(config("split"))
-    assert resumed.resumed_from_step == 2
+    assert resumed.resumed_from_step == 1
     assert resumed.losses == whole.losses
-    assert resumed.tokens_seen == whole.tokens_seen == 4 * 2 * 2 * 64
+    assert resumed.tokens_seen == whole.tokens_seen == 3 * 2 * 64
     first, second = weights(tmp_path / "out-whole"), weights(tmp_path / "out-split")
     assert first.keys() == second.keys()
     for key in first:
