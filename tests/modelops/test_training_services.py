@@ -165,3 +165,24 @@ def test_import_model_registers_a_checkpoint(tiny_version) -> None:  # type: ign
     assert version.parent == tiny_version and version.checksum
     with pytest.raises(CommandError, match=r"has no config\.json"):
         call_command("import_model", "/", "--name", "nothing", stdout=out)
+
+
+def test_admin_actions_queue_training_jobs(  # type: ignore[no-untyped-def]
+    tiny_version, corpus, people, django_capture_on_commit_callbacks
+) -> None:
+    from tests.conftest import client_for
+
+    client = client_for(people.staff)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        for action in ("pretrain_demo", "instruction_tune"):
+            response = client.post(
+                "/admin/modelops/modelversion/",
+                {"action": action, "_selected_action": [tiny_version.pk]},
+            )
+            assert response.status_code == 302
+    assert len(callbacks) == 2
+    pretraining = ModelRun.objects.get(kind=ModelRun.Kind.PRETRAIN)
+    assert pretraining.config["corpus"] == "demo" and pretraining.config["steps"] == 30
+    assert pretraining.status == ModelRun.Status.QUEUED
+    tuning = ModelRun.objects.get(kind=ModelRun.Kind.FINETUNE)
+    assert tuning.config["lora"] is True and tuning.config["data"][0].endswith("data/sft")
