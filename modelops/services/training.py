@@ -95,9 +95,12 @@ def _claim_run(
         )
     from django.utils import timezone
 
+    if run.status != ModelRun.Status.RUNNING:
+        # A stopped run resumed from the command: its old cancel request is spent. A
+        # claimed job keeps a cancel that arrived since the claim.
+        run.is_cancel_requested = False
     run.config = {**run.config, **config}
     run.status, run.error, run.finished_at = ModelRun.Status.RUNNING, "", None
-    run.is_cancel_requested = False
     run.input_version = version
     run.started_at = run.started_at or timezone.now()
     run.save(

@@ -186,3 +186,56 @@ def test_admin_actions_queue_training_jobs(  # type: ignore[no-untyped-def]
     assert pretraining.status == ModelRun.Status.QUEUED
     tuning = ModelRun.objects.get(kind=ModelRun.Kind.FINETUNE)
     assert tuning.config["lora"] is True and tuning.config["data"][0].endswith("data/sft")
+
+
+def test_a_stopped_pretrain_job_resumes_from_its_checkpoint(tiny_version, corpus) -> None:  # type: ignore[no-untyped-def]
+    """What the sweep does after a worker died: the run is queued again with a recovery
+    counted, and the handler continues from the run folder's newest checkpoint."""
+    run = model_run_enqueue(
+        kind=ModelRun.Kind.PRETRAIN,
+        version=tiny_version,
+        config={
+            "corpus": "demo",
+            "steps": 3,
+            "lr": 1e-3,
+            "seq_len": 64,
+            "micro_batch_size": 1,
+            "gradient_accumulation": 1,
+            "name": "tiny-cpt-test-recovered",
+        },
+    )
+    ModelRun.objects.filter(pk=run.pk).update(status=ModelRun.Status.RUNNING)
+    run.refresh_from_db()
+
+    def cancel_at_once(stage: str, fraction: float) -> None:
+        ModelRun.objects.filter(pk=run.pk).update(is_cancel_requested=True)
+
+    from modelops.services import RunCancelled
+
+    with pytest.raises(RunCancelled):
+        model_pretrain(
+            version=tiny_version,
+            corpus=corpus,
+            run=run,
+            progress=cancel_at_once,
+            **{k: v for k, v in run.config.items() if k in {"steps", "lr", "seq_len", "name"}},
+            micro_batch_size=1,
+            gradient_accumulation=1,
+        )
+    run.refresh_from_db()
+    assert run.status == ModelRun.Status.CANCELLED
+    assert not ModelVersion.objects.filter(name="tiny-cpt-test-recovered").exists()
+    assert (training_run_dir(run) / "checkpoint-0000001").is_dir()
+
+    ModelRun.objects.filter(pk=run.pk).update(
+        status=ModelRun.Status.QUEUED, recoveries=1, is_cancel_requested=False
+    )
+    model_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == ModelRun.Status.SUCCEEDED, run.error
+    trained = run.output_version
+    assert trained is not None
+    assert trained.metrics["resumed_from_step"] == 1 and trained.metrics["steps"] == 3
+    import shutil
+
+    shutil.rmtree(trained.directory, ignore_errors=True)
