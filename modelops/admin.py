@@ -10,6 +10,10 @@ from modelops.models import Corpus, EvaluationResult, GenerationLog, ModelRun, M
 from modelops.services.jobs import model_run_cancel, model_run_enqueue
 from soro_web.accounts.models import User
 
+#: The admin's pretraining job: a demo of a few minutes on a CPU; longer runs from the
+#: command (``manage.py pretrain``), which takes every argument.
+ADMIN_PRETRAIN = {"steps": 30, "seq_len": 512, "micro_batch_size": 2, "gradient_accumulation": 4}
+
 
 def _staff(request: HttpRequest) -> User | None:
     """The signed-in administrator behind an admin action."""
@@ -31,7 +35,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ["stage", "format", "is_active"]
     readonly_fields = ["checksum", "created_at", "is_active"]
     search_fields = ["name"]
-    actions = ["evaluate_for_promotion", "quantize_fp8", "quantize_int4"]
+    actions = [
+        "evaluate_for_promotion",
+        "quantize_fp8",
+        "quantize_int4",
+        "pretrain_demo",
+        "instruction_tune",
+    ]
 
     @admin.action(description=_("Evaluate on the Tajik suite and the English set (job)"))
     def evaluate_for_promotion(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -57,6 +67,40 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.action(description=_("Quantize to INT4 with GPTQ (job)"))
     def quantize_int4(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._quantize(request, queryset, "int4")
+
+    @admin.action(description=_("Continue pretraining on the newest corpus, demo length (job)"))
+    def pretrain_demo(self, request: HttpRequest, queryset: QuerySet) -> None:
+        corpus = Corpus.objects.order_by("-created_at").first()
+        if corpus is None:
+            self.message_user(
+                request, _("There is no corpus yet; build one with build_corpus."), messages.ERROR
+            )
+            return
+        runs = [
+            model_run_enqueue(
+                kind=ModelRun.Kind.PRETRAIN,
+                version=version,
+                config={"corpus": corpus.name, **ADMIN_PRETRAIN},
+                user=_staff(request),
+            )
+            for version in queryset
+        ]
+        self._queued(request, runs)
+
+    @admin.action(description=_("Instruction-tune with LoRA on Soro's examples (job)"))
+    def instruction_tune(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from modelops.instruction_data import DEMO_DIR
+
+        runs = [
+            model_run_enqueue(
+                kind=ModelRun.Kind.FINETUNE,
+                version=version,
+                config={"data": [str(DEMO_DIR)], "lora": True, "epochs": 1.0},
+                user=_staff(request),
+            )
+            for version in queryset
+        ]
+        self._queued(request, runs)
 
     def _quantize(self, request: HttpRequest, queryset: QuerySet, scheme: str) -> None:
         runs = [

@@ -189,3 +189,70 @@ def _quantize(run: ModelRun, resume: bool) -> None:
         method=run.config.get("method"),
         run=run,
     )
+
+
+def _training_options(config: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {key: config[key] for key in names if config.get(key) is not None}
+
+
+@job_handler(ModelRun.Kind.PRETRAIN)
+def _pretrain(run: ModelRun, resume: bool) -> None:
+    """Continual pretraining; a recovered run continues from its last checkpoint (the run
+    folder is the run's own, so ``resume`` needs no special path)."""
+    from modelops.models import Corpus
+    from modelops.services.training import model_pretrain
+
+    corpus = Corpus.objects.filter(name=run.config.get("corpus")).first()
+    if corpus is None:
+        raise ValueError(f"the corpus {run.config.get('corpus')!r} is gone")
+    model_pretrain(
+        version=_version_of(run),
+        corpus=corpus,
+        run=run,
+        **_training_options(
+            run.config,
+            (
+                "steps",
+                "tokens",
+                "lr",
+                "seq_len",
+                "replay",
+                "micro_batch_size",
+                "gradient_accumulation",
+                "warmup_ratio",
+                "checkpoint_every",
+                "seed",
+                "name",
+            ),
+        ),
+    )
+
+
+@job_handler(ModelRun.Kind.FINETUNE)
+def _finetune(run: ModelRun, resume: bool) -> None:
+    """Instruction tuning; resumes from the last checkpoint like :func:`_pretrain`."""
+    from pathlib import Path
+
+    from modelops.services.training import model_sft
+
+    model_sft(
+        version=_version_of(run),
+        data=[Path(path) for path in run.config.get("data", [])],
+        run=run,
+        **_training_options(
+            run.config,
+            (
+                "lora",
+                "epochs",
+                "lr",
+                "eval_split",
+                "seq_len",
+                "steps",
+                "micro_batch_size",
+                "gradient_accumulation",
+                "checkpoint_every",
+                "seed",
+                "name",
+            ),
+        ),
+    )

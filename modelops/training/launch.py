@@ -1,0 +1,48 @@
+"""The multi-GPU launch line: ``accelerate launch`` with Soro's FSDP or DeepSpeed ZeRO-3
+config, running the Django-free core (``python -m modelops.training``) on every process."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "accelerate"
+CONFIG_FILES = {"fsdp": "fsdp.yaml", "deepspeed": "deepspeed_zero3.yaml"}
+
+
+def launch_command(
+    kind: str, arguments: dict[str, Any], *, gpus: int, nodes: int, engine: str = "fsdp"
+) -> str:
+    """``accelerate launch … -m modelops.training KIND --flag value …``. On several nodes,
+    run the same line on each with ``NODE_RANK`` set (0 on the main node) and
+    ``MAIN_HOST`` the main node's address."""
+    if gpus < 1 or nodes < 1:
+        raise ValueError("--gpus and --nodes must be at least 1")
+    parts = [
+        "accelerate",
+        "launch",
+        "--config_file",
+        f"configs/accelerate/{CONFIG_FILES[engine]}",
+        "--num_machines",
+        str(nodes),
+        "--num_processes",
+        str(gpus * nodes),
+    ]
+    if nodes > 1:
+        parts += [
+            "--machine_rank",
+            "$NODE_RANK",
+            "--main_process_ip",
+            "$MAIN_HOST",
+            "--main_process_port",
+            "29500",
+        ]
+    parts += ["-m", "modelops.training", kind]
+    for flag, value in arguments.items():
+        if value is None or value is False:
+            continue
+        parts.append(f"--{flag}")
+        if value is not True:
+            parts.append(str(value))
+    return " ".join(part if part.startswith("$") else shlex.quote(part) for part in parts)
