@@ -17,6 +17,7 @@ seeded from the repository's demo files, and removed at exit: a fresh checkout a
 from __future__ import annotations
 
 import atexit
+import io
 import os
 import shutil
 import tempfile
@@ -75,6 +76,7 @@ def use_throwaway_var_dir(name: str) -> Path:
     stays, so the packaged model is not assembled again.
     """
     directory = Path(tempfile.mkdtemp(prefix=f"soro-smoke-{name}-"))
+    (directory / "static").mkdir()  # STATIC_ROOT: no collectstatic, but no warning either
     os.environ["SORO_VAR_DIR"] = str(directory)
     for variable in _REAL_DATA_VARIABLES:
         os.environ.pop(variable, None)
@@ -82,19 +84,25 @@ def use_throwaway_var_dir(name: str) -> Path:
     return directory
 
 
-def prepare_database(*, textbooks: Sequence[str] = (), model: bool = True) -> None:
+def prepare_database(
+    *, textbooks: Sequence[str] = (), model: bool = True, static_files: bool = False
+) -> None:
     """Fill the throw-away database as ``make setup`` would, with the tiny model.
 
     After ``django.setup()``: migrate, import the demo curriculum, seed the demo school and
-    people, ingest the named demo textbooks (file names under ``tutoring/data/textbooks``)
-    and, with ``model``, register the tiny model as the active version.
+    people, ingest the named demo textbooks (file names under ``tutoring/data/textbooks``),
+    with ``model`` register the tiny model as the active version, and with ``static_files``
+    collect the static files (pages rendered by a server without DEBUG need their manifest).
     """
     from django.conf import settings
     from django.core.management import call_command
 
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("import_curriculum", verbosity=0)
-    call_command("seed_demo", verbosity=0)
+    quiet = io.StringIO()  # the commands' reports (seed_demo lists every person) are not needed
+    call_command("migrate", interactive=False, verbosity=0, stdout=quiet)
+    call_command("import_curriculum", verbosity=0, stdout=quiet)
+    call_command("seed_demo", verbosity=0, stdout=quiet)
+    if static_files:
+        call_command("collectstatic", interactive=False, verbosity=0, stdout=quiet)
     if textbooks:
         from soro_web.curriculum.models import Grade, Subject
         from tutoring.services import demo_textbooks, textbook_ingest_run, textbook_register_file
