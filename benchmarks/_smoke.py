@@ -7,8 +7,9 @@ every benchmark that way in CI, so a benchmark that no longer runs fails the bui
 being found broken the day someone needs its figures. The figures of a smoke run mean
 nothing (random weights, a few items); the full commands are in ``benchmarks/README.md``.
 
-The tiny models are built once and cached under ``var/cache/bench-smoke`` (the tokenizer
-comes from the packaged GGUF, itself cached under ``var/cache``). Benchmarks that need the
+The tiny models are built once and cached under ``var/cache/bench-smoke`` (or
+``$SORO_CACHE_DIR/bench-smoke``; the tokenizer comes from the packaged GGUF, itself cached
+there). Benchmarks that need the
 database get a new temporary ``SORO_VAR_DIR`` (SQLite, media, indexes, models), migrated and
 seeded from the repository's demo files, and removed at exit: a fresh checkout after
 ``make install`` is all they need.
@@ -25,7 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE_DIR = ROOT / "var" / "cache" / "bench-smoke"
+#: Under the same cache as the packaged model (``modelops.llm.gemma.default_cache_dir``).
+CACHE_DIR = Path(os.environ.get("SORO_CACHE_DIR") or ROOT / "var" / "cache") / "bench-smoke"
 #: Bump when the tiny models' shapes change, so that an old cached copy is not reused.
 TINY_VERSION = "v1"
 #: Settings that would point a smoke run at the developer's (or CI's) real data or servers.
