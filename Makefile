@@ -38,6 +38,15 @@ lint: install
 	$(BIN)/lint-imports
 	$(MANAGE) makemigrations --check --dry-run
 
+## Every benchmark with --smoke: the same code on the tiny model and tiny data, seconds each,
+## so that CI fails when a benchmark no longer runs (figures: docs/benchmarks.md).
+BENCHMARK_SCRIPTS := $(sort $(filter-out benchmarks/_%.py benchmarks/machine.py,$(wildcard benchmarks/*.py)))
+benchmarks-smoke: install
+	@set -e; for script in $(BENCHMARK_SCRIPTS); do \
+		printf '\n--- %s --smoke (%s)\n' "$$script" "$$(date -u +%H:%M:%S)"; \
+		$(BIN)/python $$script --smoke; \
+	done; printf '\n--- every benchmark ran (%s)\n' "$$(date -u +%H:%M:%S)"
+
 messages:
 	$(MANAGE) makemessages -l tg -l ru --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'benchmarks/*' --ignore 'docs/*'
 	$(MANAGE) compilemessages --ignore '.venv/*' --ignore 'var/*'

@@ -1,10 +1,14 @@
 """Time to the first streamed words of a lesson section draft, on this machine's real model.
 
     .venv/bin/python benchmarks/lesson_draft.py [--runs 5] [--topic math-7-01-02]
+    .venv/bin/python benchmarks/lesson_draft.py --smoke   # throw-away database, tiny model
 
 Uses the database, the demo textbooks and the active model that ``make setup`` installed
 (the local engine on Gemma 3 270M unless SORO_LLM_URL points at a server). It creates a
-lesson for the demo teacher, measures, and deletes what it created.
+lesson for the demo teacher, measures, and deletes what it created. ``--smoke`` needs no
+``make setup``: it migrates a temporary SQLite database (``SORO_VAR_DIR`` in a temporary
+directory), imports the demo curriculum and people, ingests the Algebra 7 demo book (BM25
+only) and makes the tiny random model active (``benchmarks/_smoke.py``), then runs one round.
 
 Measured in ``--runs`` interleaved rounds after one warm-up (the web process loads the model when it
 starts, so loading is reported apart, not counted):
@@ -33,6 +37,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soro_web.settings")
+
+from benchmarks import _smoke
+
+# Settings read the environment once, at django.setup(): a smoke run's throw-away data
+# directory must be in place before it.
+if "--smoke" in sys.argv[1:]:
+    _smoke.use_throwaway_var_dir("lesson-draft")
+    # BM25 only, as the lessons tests do: the dense encoder is smoke-tested by retrieval.py.
+    os.environ["SORO_RETRIEVAL_ENCODER"] = "none"
 
 import django
 
@@ -149,7 +162,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--topic", default="math-7-01-02")
     parser.add_argument("--teacher", default="muallim")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a throw-away database, the tiny random model, one round: checks that it runs",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        _smoke.prepare_database(textbooks=["math-7.md"])
+        args.runs = 1
 
     teacher = User.objects.get(username=args.teacher)
     topic = Topic.objects.get(code=args.topic)

@@ -1,6 +1,7 @@
 """Benchmark the local engine on the real Gemma 3 270M against two anchors.
 
     .venv/bin/python benchmarks/llm.py --model-dir var/models/gemma3-270m-base
+    .venv/bin/python benchmarks/llm.py --smoke    # the tiny model, short prompts (seconds)
 
 Measures, for prompts of about 100, 500 and 1,500 tokens: time to first token (TTFT),
 prefill speed (prompt tokens / TTFT) and decode speed (tokens/s after the first), then the
@@ -32,6 +33,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 from transformers import AutoModelForCausalLM, DynamicCache
 
+from benchmarks import _smoke
 from benchmarks.machine import cpu_name, load_average
 from modelops.llm import gemma
 from modelops.llm.local import LocalEngine, loaded_model
@@ -206,10 +208,18 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,500,1500")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-llama-cpp", action="store_true")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the tiny random model and prompts of 20 and 60 tokens: checks that it runs",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     gguf_dir, gguf_file = gemma.locate_packaged_gguf()
+    if args.smoke:
+        args.model_dir = _smoke.tiny_model_dir()
+        args.sizes = "20,60"
     if not (args.model_dir / "config.json").is_file():
         print(f"importing {gguf_file} into {args.model_dir} ...", flush=True)
         report = gemma.import_gguf(gguf_dir, gguf_file, args.model_dir)
@@ -267,6 +277,8 @@ def main() -> None:
             llama_note = f"llama-cpp-python {llama_cpp.__version__}"
         except ImportError:
             llama_note = "llama-cpp-python is not installed: no llama.cpp anchor"
+            if args.smoke:
+                _smoke.skipped("the llama.cpp anchor", "llama-cpp-python is not installed")
 
     anchor = results.get("llama.cpp Q4_K_M 2 thr")
     print()
@@ -306,16 +318,16 @@ def main() -> None:
         )
 
     print()
+    layers = loaded_model(reference.model_dir).model.model.layers
     for name, engine in engines.items():
         parts = decode_breakdown(engine)
         print(
-            f"{name}: one decode step = {parts['layers_ms']:.1f} ms in the 18 layers + "
-            f"{parts['head_ms']:.1f} ms in the 262k-row output layer"
+            f"{name}: one decode step = {parts['layers_ms']:.1f} ms in the {len(layers)} layers"
+            f" + {parts['head_ms']:.1f} ms in the 262k-row output layer"
         )
-    layers = loaded_model(reference.model_dir).model.model.layers
     megabytes = sum(p.numel() for p in layers.parameters()) * 4 / 1e6
     print(
-        f"floor: the 18 layers' matrix-vector products alone take "
+        f"floor: the {len(layers)} layers' matrix-vector products alone take "
         f"{matvec_floor(reference):.1f} ms ({megabytes:.0f} MB of float32 weights per token)"
     )
     same, total = top1_agreement(args.model_dir)

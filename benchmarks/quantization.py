@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/quantization.py
     .venv/bin/python benchmarks/quantization.py --model var/models/gemma3-270m-base \\
         --out var/cache/quant-bench --samples 128 --length 256
+    .venv/bin/python benchmarks/quantization.py --smoke   # a tiny model, a few texts (seconds)
 
 Runs :func:`modelops.quantization.quantize_checkpoint` three times - FP8 (dynamic), INT4
 GPTQ calibrated on the demo textbooks' calibration split, INT4 plain rounding (the
@@ -23,6 +24,7 @@ average is printed before and after.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -38,6 +40,7 @@ os.environ.setdefault("LLM_COMPRESSOR_LOG_LEVEL", "WARNING")
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
+from benchmarks import _smoke
 from modelops.quantization import (
     QuantizationResult,
     RetentionResult,
@@ -133,10 +136,23 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=128, help="GPTQ calibration texts")
     parser.add_argument("--length", type=int, default=256, help="tokens per text")
     parser.add_argument("--words", type=int, default=90, help="words per textbook chunk")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny random model 128 wide, 4 short texts each way: checks that it runs",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.model = _smoke.tiny_model_dir(wide=True)
+        args.out = _smoke.CACHE_DIR / "quant-bench"
+        args.samples, args.length, args.words = 4, 48, 24
 
     print(f"load average before: {os.getloadavg()}; torch threads: {torch.get_num_threads()}")
     split = text_split(DEMO_TEXTS, words_per_text=args.words)
+    if args.smoke:
+        split = dataclasses.replace(
+            split, calibration=split.calibration[:4], held_out=split.held_out[:4]
+        )
     print(
         f"demo textbooks: {len(split.calibration)} calibration and {len(split.held_out)} "
         f"held-out chunks of {args.words} words"

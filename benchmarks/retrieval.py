@@ -1,6 +1,8 @@
 """Retrieval at 100,000 passages on 2 cores: build time, memory, query latency, HNSW recall.
 
     .venv/bin/python benchmarks/retrieval.py [--passages 100000] [--embed-passages]
+    .venv/bin/python benchmarks/retrieval.py --dense-only   # FAISS part alone (minutes)
+    .venv/bin/python benchmarks/retrieval.py --smoke        # 2,000 passages (seconds)
 
 Builds a synthetic corpus from the demo textbooks: every sentence of
 ``tutoring/data/textbooks/*.md`` gets light variants (numbers changed, a word dropped, two
@@ -12,8 +14,13 @@ Then it measures, with 2 threads:
 * resident memory;
 * p50/p95 latency per query, query embedding included, for lexical, dense and fused search,
   unfiltered and filtered to one book's passages or to 1 % of them;
-* recall@10 of HNSW against exact search on the same queries, and exact search's latency at
-  several sizes (which sets ``EXACT_SEARCH_LIMIT`` in ``tutoring/retrieval/dense.py``).
+* recall@10 of HNSW against exact search on the same queries at each efSearch of
+  ``EF_SEARCHES`` (the shipped one, ``HNSW_EF_SEARCH`` in ``tutoring/retrieval/dense.py``,
+  is always among them and marked), and exact search's latency at several sizes (which sets
+  ``EXACT_SEARCH_LIMIT`` there). Query latencies with embedding use the shipped efSearch.
+
+``--dense-only`` skips BM25 (its build, lexical and fused latency, the filtered searches):
+the FAISS part alone, about a third of the full run's time.
 
 The default encoder is USE multilingual (see docs/retrieval.md). Embedding 100,000 passages of
 about 100 words with it takes over half an hour on 2 cores, so by default the passage vectors
@@ -58,6 +65,8 @@ EVAL_SET = ROOT / "tutoring" / "data" / "retrieval_eval.jsonl"
 THREADS = 2
 K = 10
 CANDIDATES = 50
+#: HNSW efSearch values whose recall and search time are measured (plus the shipped one).
+EF_SEARCHES = (64, 128, 256, 512, 1024)
 
 
 def rss_mb() -> float:
@@ -148,7 +157,19 @@ def main() -> None:
     parser.add_argument("--encoder", default="use")
     parser.add_argument("--embed-passages", action="store_true")
     parser.add_argument("--sample", type=int, default=1000, help="passages for throughput")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument(
+        "--dense-only", action="store_true", help="skip BM25: build, lexical, fused, filters"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="2,000 passages, one variant per sentence, 20 queries: checks that it runs",
+    )
     arguments = parser.parse_args()
+    if arguments.smoke:
+        arguments.passages, arguments.variants = 2000, 1
+        arguments.sample, arguments.queries = 32, 20
 
     import torch
 
@@ -177,12 +198,19 @@ def main() -> None:
 
     # Lexical index.
     started = time.perf_counter()
-    normalised = [normalize_tajik(text) for text in texts]
-    lexical = LexicalIndex.build(normalised, tokenizer=tokenize_tajik)
-    lexical_build_s = time.perf_counter() - started
-    say(
-        f"BM25 build (normalise + tokenize + index): {lexical_build_s:.1f} s; RSS {rss_mb():.0f} MB"
-    )
+    lexical: LexicalIndex | None = None
+    if arguments.dense_only:  # only the throughput sample below reads passage text
+        normalised = [normalize_tajik(text) for text in texts[: arguments.sample]]
+        lexical_build_s = 0.0
+        say("BM25: not built (--dense-only)")
+    else:
+        normalised = [normalize_tajik(text) for text in texts]
+        lexical = LexicalIndex.build(normalised, tokenizer=tokenize_tajik)
+        lexical_build_s = time.perf_counter() - started
+        say(
+            f"BM25 build (normalise + tokenize + index): {lexical_build_s:.1f} s; "
+            f"RSS {rss_mb():.0f} MB"
+        )
 
     # Embeddings.
     encoder = encoder_from_spec(arguments.encoder)
@@ -226,36 +254,39 @@ def main() -> None:
         f"IndexHNSWFlat (M={settings.hnsw_neighbours}, "
         f"efConstruction={settings.hnsw_ef_construction}) {hnsw_build_s:.1f} s"
     )
+    bm25 = "" if arguments.dense_only else "BM25 + "
     say(
-        f"build total with real embedding: BM25 + estimated embedding + HNSW = "
+        f"build total with real embedding: {bm25}estimated embedding + HNSW = "
         f"{(lexical_build_s + full_estimate_s + hnsw_build_s) / 60:.1f} min "
-        f"(BM25 + flat: {(lexical_build_s + full_estimate_s + flat_build_s) / 60:.1f} min)"
+        f"({bm25}flat: {(lexical_build_s + full_estimate_s + flat_build_s) / 60:.1f} min)"
     )
     say(
         f"RSS {rss_mb():.0f} MB (peak {peak_rss_mb():.0f} MB) "
-        "with corpus, BM25, both FAISS indexes, model"
+        f"with corpus, {'' if arguments.dense_only else 'BM25, '}both FAISS indexes, model"
     )
 
     # Queries: the labelled questions, then sentence variants as extra questions.
     questions = [json.loads(line)["question"] for line in EVAL_SET.read_text().splitlines() if line]
     rng = random.Random(1)
-    queries = [normalize_tajik(q) for q in questions]
+    queries = [normalize_tajik(q) for q in questions][: arguments.queries]
     queries += [
-        normalize_tajik(" ".join(rng.choice(pool).split()[:8])) for _ in range(300 - len(queries))
+        normalize_tajik(" ".join(rng.choice(pool).split()[:8]))
+        for _ in range(arguments.queries - len(queries))
     ]
     query_vectors = encoder.encode(queries, is_query=True)
 
     exact_top = [[hit.chunk_id for hit in exact.search(v, K)] for v in query_vectors]
-    for ef_search in (128, 256, 512, 1024):
+    for ef_search in sorted({*EF_SEARCHES, settings.hnsw_ef_search}):
         hnsw.index.hnsw.efSearch = ef_search
         approximate_top = [[hit.chunk_id for hit in hnsw.search(v, K)] for v in query_vectors]
         search_ms = timed(
             lambda q, index=hnsw: index.search(query_vectors[queries.index(q)], K), queries
         )
+        shipped = " (shipped)" if ef_search == settings.hnsw_ef_search else ""
         say(
-            f"HNSW efSearch={ef_search:3d}: recall@10 vs exact "
+            f"HNSW efSearch={ef_search:4d}: recall@10 vs exact "
             f"{recall_at_k(approximate_top, exact_top):.3f} "
-            f"over {len(queries)} queries; search only {percentiles(search_ms)}"
+            f"over {len(queries)} queries; search only {percentiles(search_ms)}{shipped}"
         )
     hnsw.index.hnsw.efSearch = settings.hnsw_ef_search
     exact_ms = timed(lambda q: exact.search(query_vectors[queries.index(q)], K), queries)
@@ -269,6 +300,7 @@ def main() -> None:
             say(f"IndexFlatIP at {size:,}: search only {percentiles(small_ms)}")
 
     def lexical_search(query: str, allowed: set[int] | None = None) -> list:
+        assert lexical is not None
         return lexical.search(query, CANDIDATES, allowed)
 
     def dense_search(query: str, index: DenseIndex = hnsw, allowed: set[int] | None = None) -> list:
@@ -283,14 +315,19 @@ def main() -> None:
     say("")
     say(
         f"query latency, {len(queries)} queries, {CANDIDATES} candidates per list, "
-        "embedding included:"
+        f"embedding included, HNSW at the shipped efSearch={settings.hnsw_ef_search}:"
     )
-    say(f"  lexical (BM25)               {percentiles(timed(lexical_search, queries))}")
+    if lexical is not None:
+        say(f"  lexical (BM25)               {percentiles(timed(lexical_search, queries))}")
     say(f"  dense, HNSW                  {percentiles(timed(dense_search, queries))}")
     say(
         "  dense, IndexFlatIP           "
         + percentiles(timed(lambda q: dense_search(q, exact), queries))
     )
+    if lexical is None:
+        say("  (lexical, fused and filtered searches: not run, --dense-only)")
+        say(f"RSS {rss_mb():.0f} MB (peak {peak_rss_mb():.0f} MB); load {os.getloadavg()[0]:.2f}")
+        return
     say(f"  fused (BM25 + HNSW, RRF)     {percentiles(timed(fused_search, queries))}")
     say(
         "  fused (BM25 + flat, RRF)     "

@@ -1,6 +1,7 @@
 """Which retrieval finds the right textbook page for a Tajik question?
 
     .venv/bin/python benchmarks/retrieval_quality.py [--encoders bm25,minilm,use,gemma]
+    .venv/bin/python benchmarks/retrieval_quality.py --smoke   # one book (seconds)
 
 Splits the demo textbooks (``tutoring/data/textbooks/*.md``) into passages (paragraph-level,
 about 100–250 words, never crossing a page; ``paragraph_passages`` below, swappable for the
@@ -12,6 +13,9 @@ encoder fused with BM25 by reciprocal rank (k=60). Passages and queries are norm
 A passage is correct when it comes from the labelled book and page and contains the answer
 ("passage" columns), or, independent of passage size, when it comes from that book and page
 ("page" columns). Reports hit@1, hit@5 and MRR@10, and each encoder's query-embedding time.
+
+``--smoke`` checks that it runs: the production chunker on one of the books and its
+questions, the "gemma" encoder on the tiny random model (``benchmarks/_smoke.py``).
 
 Also shows why all-MiniLM-L6-v2 cannot read Tajik: the tokenization of a Tajik sentence and
 the share of [UNK] tokens (and of words containing one) over the demo texts.
@@ -39,6 +43,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np
 
+from benchmarks import _smoke
 from tutoring.retrieval.dense import DenseIndex, Encoder, encoder_from_spec
 from tutoring.retrieval.evaluate import RetrievalMetrics, evaluate_rankings
 from tutoring.retrieval.fusion import reciprocal_rank_fusion
@@ -197,9 +202,13 @@ def minilm_unknown_report(encoder: Encoder, texts: Sequence[str]) -> list[str]:
     ]
 
 
-def run(encoder_keys: Sequence[str], chunker: Chunker) -> list[str]:
-    passages = [passage for path in sorted(TEXTBOOKS.glob("*.md")) for passage in chunker(path)]
+def run(
+    encoder_keys: Sequence[str], chunker: Chunker, books: Sequence[str] | None = None
+) -> list[str]:
+    paths = [path for path in sorted(TEXTBOOKS.glob("*.md")) if not books or path.name in books]
+    passages = [passage for path in paths for passage in chunker(path)]
     questions = [json.loads(line) for line in EVAL_SET.read_text().splitlines() if line.strip()]
+    questions = [question for question in questions if not books or question["book"] in books]
     normalised = [normalize_tajik(passage.text) for passage in passages]
     queries = [normalize_tajik(question["question"]) for question in questions]
     strict = [
@@ -307,7 +316,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--encoders", default="bm25,minilm,use,gemma")
     parser.add_argument("--chunker", help="module:function taking a book path, as Passage list")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one book, the tiny model: checks that it runs"
+    )
     arguments = parser.parse_args()
+    books = None
+    if arguments.smoke:
+        arguments.chunker = "production"
+        ENCODERS["gemma"] = "mean-pool:" + str(_smoke.tiny_model_dir())
+        ENCODER_LABELS["gemma"] = "tiny random Gemma 3 (smoke), mean-pooled"
+        books = ["math-7.md"]
     import torch
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -315,7 +333,7 @@ def main() -> None:
         f"# Retrieval quality on {EVAL_SET.name}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC"
     )
-    lines = run(arguments.encoders.split(","), load_chunker(arguments.chunker))
+    lines = run(arguments.encoders.split(","), load_chunker(arguments.chunker), books)
     print("\n".join([header, *lines]))
     np.set_printoptions()
 

@@ -8,10 +8,16 @@ playground. Prints p50/p95 page latency with and without the stream running.
 Run after `make setup` (it uses the demo admin and the imported model):
 
     .venv/bin/python benchmarks/web_concurrency.py
+    .venv/bin/python benchmarks/web_concurrency.py --smoke   # no setup needed (seconds)
+
+``--smoke`` checks that it runs from a fresh checkout: a temporary ``SORO_VAR_DIR`` with a
+migrated SQLite database, the demo curriculum and people, and the tiny random model as the
+active one (``benchmarks/_smoke.py``); 10 page loads per server.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import statistics
@@ -24,7 +30,12 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import _smoke  # noqa: E402
+
 PAGES = 30
+REPLY_TOKENS = 160
 
 
 def free_port() -> int:
@@ -83,7 +94,11 @@ def staff_client(base: str) -> httpx.Client:
 
 
 def stream_reply(
-    client: httpx.Client, base: str, started: threading.Event, finished: threading.Event
+    client: httpx.Client,
+    base: str,
+    started: threading.Event,
+    finished: threading.Event,
+    tokens: int = REPLY_TOKENS,
 ) -> None:
     token = client.cookies["csrftoken"]
     with client.stream(
@@ -91,7 +106,7 @@ def stream_reply(
         "/staff/model/playground/stream/",
         data={
             "message": "Дар бораи таърихи Душанбе нависед.",
-            "max_new_tokens": 160,
+            "max_new_tokens": tokens,
             "temperature": 0,
         },
         headers={"X-CSRFToken": token, "Referer": base},
@@ -102,10 +117,10 @@ def stream_reply(
     finished.set()
 
 
-def page_latencies(base: str) -> list[float]:
+def page_latencies(base: str, pages: int) -> list[float]:
     timings = []
     with httpx.Client(base_url=base, timeout=300) as client:
-        for _ in range(PAGES):
+        for _ in range(pages):
             start = time.perf_counter()
             client.get("/accounts/login/").raise_for_status()
             timings.append(time.perf_counter() - start)
@@ -117,18 +132,20 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def measure(threads: int) -> dict[str, float]:
+def measure(threads: int, pages: int, tokens: int = REPLY_TOKENS) -> dict[str, float]:
     process, base = start_server(threads)
     try:
         client = staff_client(base)
         warm_started, warm_finished = threading.Event(), threading.Event()
-        stream_reply(client, base, warm_started, warm_finished)  # loads the model once
-        idle = page_latencies(base)
+        stream_reply(client, base, warm_started, warm_finished, 8)  # loads the model once
+        idle = page_latencies(base, pages)
         started, finished = threading.Event(), threading.Event()
-        worker = threading.Thread(target=stream_reply, args=(client, base, started, finished))
+        worker = threading.Thread(
+            target=stream_reply, args=(client, base, started, finished, tokens)
+        )
         worker.start()
         started.wait(120)
-        busy = page_latencies(base)
+        busy = page_latencies(base, pages)
         still_streaming = not finished.is_set()
         worker.join()
         return {
@@ -145,13 +162,30 @@ def measure(threads: int) -> dict[str, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a throw-away database, the tiny random model, 10 pages: checks that it runs",
+    )
+    args = parser.parse_args()
+    pages, tokens = PAGES, REPLY_TOKENS
+    if args.smoke:
+        pages, tokens = 10, 32
+        # The servers started below inherit this environment: the same throw-away data.
+        _smoke.use_throwaway_var_dir("web")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soro_web.settings")
+        import django
+
+        django.setup()
+        _smoke.prepare_database(static_files=True)
     print(
-        f"# Page latency while a model reply streams ({PAGES} loads of /accounts/login/, "
+        f"# Page latency while a model reply streams ({pages} loads of /accounts/login/, "
         f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')})"
     )
     rows = [
-        ("gunicorn gthread, 8 threads (make run)", measure(8)),
-        ("gunicorn gthread, 1 thread (baseline)", measure(1)),
+        ("gunicorn gthread, 8 threads (make run)", measure(8, pages, tokens)),
+        ("gunicorn gthread, 1 thread (baseline)", measure(1, pages, tokens)),
     ]
     print(
         f"{'server':42} {'idle p50':>9} {'idle p95':>9} {'busy p50':>9} {'busy p95':>9} "

@@ -395,11 +395,21 @@ def import_gguf(
 # --- a tiny model for tests ---------------------------------------------------------------
 
 
-def build_tiny_gemma3(out_dir: Path, tokenizer_dir: Path, *, seed: int = 0) -> Path:
+def build_tiny_gemma3(
+    out_dir: Path,
+    tokenizer_dir: Path,
+    *,
+    seed: int = 0,
+    hidden_size: int = 64,
+    intermediate_size: int = 128,
+    head_dim: int = 32,
+) -> Path:
     """Save a tiny random-weight Gemma 3 with the real tokenizer and chat template.
 
-    Hidden size 64, two layers (one sliding-window, one global, like the real pattern),
-    seeded so every run builds the same weights. The special tokens' embedding rows are
+    Hidden size 64 by default, two layers (one sliding-window, one global, like the real
+    pattern), seeded so every run builds the same weights. INT4 quantizes groups of 128
+    columns, so a model for it needs ``hidden_size`` and ``intermediate_size`` of 128 or
+    more (``benchmarks/_smoke.py`` builds one 128 wide). The special tokens' embedding rows are
     zeroed: with tied embeddings that keeps their logits at 0 while random ones reach
     above it, so greedy decoding never ends a reply at once and tests get long outputs.
     Written to a temporary directory and renamed, like :func:`import_gguf`.
@@ -411,13 +421,13 @@ def build_tiny_gemma3(out_dir: Path, tokenizer_dir: Path, *, seed: int = 0) -> P
     install_chat_template(tokenizer)
     config = Gemma3TextConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=1,
-        head_dim=32,
-        query_pre_attn_scalar=32,
+        head_dim=head_dim,
+        query_pre_attn_scalar=head_dim,
         sliding_window=64,
         layer_types=["sliding_attention", "full_attention"],
         max_position_embeddings=8192,

@@ -85,6 +85,21 @@ def test_saved_model_stops_at_end_of_turn_and_ships_the_template(tiny_model_dir:
     assert (tiny_model_dir / "chat_template.jinja").read_text() == gemma.GEMMA_CHAT_TEMPLATE
 
 
+def test_tiny_model_is_64_wide_unless_asked_for_more(
+    tiny_model_dir: Path, tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    """The benchmarks' INT4 smoke run needs layers of 128 columns or more."""
+    narrow = json.loads((tiny_model_dir / "config.json").read_text())
+    assert (narrow["hidden_size"], narrow["intermediate_size"], narrow["head_dim"]) == (64, 128, 32)
+    wide_dir = gemma.build_tiny_gemma3(
+        tmp_path / "wide", tokenizer_dir, hidden_size=128, intermediate_size=384, head_dim=64
+    )
+    wide = json.loads((wide_dir / "config.json").read_text())
+    assert (wide["hidden_size"], wide["intermediate_size"], wide["head_dim"]) == (128, 384, 64)
+    assert wide["query_pre_attn_scalar"] == 64
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wide"]  # nothing partial left
+
+
 def test_locate_packaged_gguf_is_idempotent(gguf_path: Path) -> None:
     assert gemma.locate_packaged_gguf() == (gguf_path.parent, gguf_path.name)
     assert gguf_path.stat().st_size > 200_000_000

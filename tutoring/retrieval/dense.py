@@ -216,7 +216,9 @@ def encoder_from_spec(spec: str, **options: Any) -> Encoder:
 EXACT_SEARCH_LIMIT = 20_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 80
-# recall@10 against exact search at 100,000: 0.921 at 256, 0.962 at 512, 0.986 at 1024.
+# recall@10 against exact search at 100,000: 0.921 at 256, 0.962 at 512, 0.986 at 1024 (from
+# uncommitted scripts; benchmarks/retrieval.py now measures these efSearch values: see
+# docs/benchmarks.md "Retrieval").
 HNSW_EF_SEARCH = 512
 # A filter that keeps at most this many vectors is answered by exact search over just those
 # vectors (a matrix product), which is both exact and faster than walking a filtered graph.
