@@ -36,12 +36,33 @@ class ModelVersionAdmin(admin.ModelAdmin):
     readonly_fields = ["checksum", "created_at", "is_active"]
     search_fields = ["name"]
     actions = [
+        "refresh_model",
         "evaluate_for_promotion",
         "quantize_fp8",
         "quantize_int4",
         "pretrain_demo",
         "instruction_tune",
     ]
+
+    @admin.action(
+        description=_(
+            "Refresh model from this base: corpus, pretraining, instruction tuning, "
+            "evaluation, quantization, gate (demo preset, job)"
+        )
+    )
+    def refresh_model(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from modelops.services.refresh import refresh_config
+
+        runs = [
+            model_run_enqueue(
+                kind=ModelRun.Kind.REFRESH,
+                version=version,
+                config=refresh_config(base=version),
+                user=_staff(request),
+            )
+            for version in queryset
+        ]
+        self._queued(request, runs)
 
     @admin.action(description=_("Evaluate on the Tajik suite and the English set (job)"))
     def evaluate_for_promotion(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -179,6 +179,14 @@ def _evaluate(run: ModelRun, resume: bool) -> None:
     )
 
 
+@job_handler(ModelRun.Kind.REFRESH)
+def _refresh(run: ModelRun, resume: bool) -> None:
+    # The chain resumes by itself at its first unfinished stage, recovered or not.
+    from modelops.services.refresh import refresh_run
+
+    refresh_run(run=run)
+
+
 @job_handler(ModelRun.Kind.QUANTIZE)
 def _quantize(run: ModelRun, resume: bool) -> None:
     from modelops.services.quantization import model_quantize
