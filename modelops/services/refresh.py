@@ -352,11 +352,8 @@ class _Chain:
         base = ModelVersion.objects.get(name=self.run.config["base"])
         corpus = Corpus.objects.get(name=self.run.config["corpus"])
         child = self.child_run("pretrain", ModelRun.Kind.PRETRAIN, base)
-        budget = (
-            {"steps": self.preset.pretrain_steps}
-            if self.preset.pretrain_steps
-            else {"tokens": max(corpus.tokens, 1)}
-        )
+        steps = self.preset.pretrain_steps or None
+        tokens = None if steps else max(corpus.tokens, 1)  # the full preset: one pass
         version = model_pretrain(
             version=base,
             corpus=corpus,
@@ -366,7 +363,8 @@ class _Chain:
             name=f"{base.name}-cpt-r{self.run.pk}",
             progress=self.stage_progress(),
             run=child,
-            **budget,
+            steps=steps,
+            tokens=tokens,
         )
         return {"version": version.name, "run": child.pk}
 
