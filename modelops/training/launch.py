@@ -4,10 +4,9 @@ config, running the Django-free core (``python -m modelops.training``) on every 
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 from typing import Any
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "accelerate"
+#: Under ``configs/accelerate/`` at the repository root.
 CONFIG_FILES = {"fsdp": "fsdp.yaml", "deepspeed": "deepspeed_zero3.yaml"}
 
 
