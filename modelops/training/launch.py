@@ -4,26 +4,31 @@ config, running the Django-free core (``python -m modelops.training``) on every 
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 from typing import Any
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "accelerate"
+#: Under ``configs/accelerate/`` at the repository root.
 CONFIG_FILES = {"fsdp": "fsdp.yaml", "deepspeed": "deepspeed_zero3.yaml"}
 
 
 def launch_command(
     kind: str, arguments: dict[str, Any], *, gpus: int, nodes: int, engine: str = "fsdp"
 ) -> str:
-    """``accelerate launch … -m modelops.training KIND --flag value …``. On several nodes,
+    """``accelerate launch … -m modelops.training KIND --flag value …`` (FSDP or ZeRO-3;
+    LoRA instruction tuning runs data-parallel instead). On several nodes,
     run the same line on each with ``NODE_RANK`` set (0 on the main node) and
     ``MAIN_HOST`` the main node's address."""
     if gpus < 1 or nodes < 1:
         raise ValueError("--gpus and --nodes must be at least 1")
+    if kind == "sft" and not arguments.get("full"):
+        # LoRA adapters are merged on one process after training: plain data parallelism
+        # (every GPU holds the whole model; the adapters are small), not FSDP sharding.
+        engine_flags = ["--multi_gpu", "--mixed_precision", "bf16"]
+    else:
+        engine_flags = ["--config_file", f"configs/accelerate/{CONFIG_FILES[engine]}"]
     parts = [
         "accelerate",
         "launch",
-        "--config_file",
-        f"configs/accelerate/{CONFIG_FILES[engine]}",
+        *engine_flags,
         "--num_machines",
         str(nodes),
         "--num_processes",

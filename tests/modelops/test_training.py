@@ -310,3 +310,11 @@ def test_launch_command_for_two_nodes() -> None:
         "--num_processes 16 --machine_rank $NODE_RANK --main_process_ip $MAIN_HOST "
         "--main_process_port 29500 -m modelops.training pretrain --model-dir /m --steps 10"
     )
+
+
+def test_lora_sft_launches_data_parallel() -> None:
+    line = launch_command("sft", {"model-dir": "/m", "data": "/d"}, gpus=4, nodes=1)
+    assert line.startswith("accelerate launch --multi_gpu --mixed_precision bf16 ")
+    assert "--num_processes 4 -m modelops.training sft --model-dir /m --data /d" in line
+    full = launch_command("sft", {"model-dir": "/m", "full": True}, gpus=4, nodes=1)
+    assert "--config_file configs/accelerate/fsdp.yaml" in full and full.endswith("--full")

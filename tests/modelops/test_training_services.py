@@ -239,3 +239,50 @@ def test_a_stopped_pretrain_job_resumes_from_its_checkpoint(tiny_version, corpus
     import shutil
 
     shutil.rmtree(trained.directory, ignore_errors=True)
+
+
+def test_pretrain_command_prints_both_perplexities(tiny_version, corpus) -> None:  # type: ignore[no-untyped-def]
+    out = StringIO()
+    call_command(
+        "pretrain",
+        "--model",
+        "tiny",
+        "--corpus",
+        "demo",
+        "--steps",
+        "2",
+        "--lr",
+        "1e-3",
+        "--seq-len",
+        "64",
+        "--batch-size",
+        "1",
+        "--gradient-accumulation",
+        "1",
+        "--name",
+        "tiny-cpt-test-command",
+        stdout=out,
+    )
+    trained = ModelVersion.objects.get(name="tiny-cpt-test-command")
+    text = out.getvalue()
+    assert "Registered tiny-cpt-test-command (continued pretraining of tiny): 2 steps" in text
+    parent_line = f"  {'tiny':40} {trained.metrics['parent_heldout_perplexity']:12.3f}"
+    child_line = f"  {'tiny-cpt-test-command':40} {trained.metrics['heldout_perplexity']:12.3f}"
+    assert parent_line in text and child_line in text
+    run = ModelRun.objects.get(output_version=trained)
+    with pytest.raises(CommandError, match="has finished already"):
+        call_command(
+            "pretrain",
+            "--model",
+            "tiny",
+            "--corpus",
+            "demo",
+            "--steps",
+            "2",
+            "--resume",
+            str(run.pk),
+            stdout=out,
+        )
+    import shutil
+
+    shutil.rmtree(trained.directory, ignore_errors=True)
