@@ -137,7 +137,7 @@ def measure(threads: int, pages: int, tokens: int = REPLY_TOKENS) -> dict[str, f
     try:
         client = staff_client(base)
         warm_started, warm_finished = threading.Event(), threading.Event()
-        stream_reply(client, base, warm_started, warm_finished, 8)  # loads the model once
+        stream_reply(client, base, warm_started, warm_finished, tokens)  # loads the model
         idle = page_latencies(base, pages)
         started, finished = threading.Event(), threading.Event()
         worker = threading.Thread(
