@@ -25,7 +25,7 @@ from tutoring.services.passages import (
     passages_by_ids,
     passages_for_topic,
 )
-from tutoring.services.search import SearchResult, highlight, passages_search
+from tutoring.services.search import SearchResult, highlight, passages_search, text_normalize
 
 __all__ = [
     "ALLOWED_SUFFIXES",
@@ -46,5 +46,6 @@ __all__ = [
     "textbook_ingest_sweep",
     "textbook_register_file",
     "textbook_upload",
+    "text_normalize",
     "textbooks_overview",
 ]
