@@ -285,9 +285,7 @@ MATRIX: dict[str, Rule] = {
     "tutor:conversation_stream": Rule(
         "post", {**CHAT_OWNER_ONLY, S: 422}, kwargs=own_chat, data=lambda p: {"text": ""}
     ),
-    "tutor:passage_detail": Rule(
-        "get", {**CHAT_OWNER_ONLY, T: 200}, kwargs=cited_passage
-    ),
+    "tutor:passage_detail": Rule("get", {**CHAT_OWNER_ONLY, T: 200}, kwargs=cited_passage),
     "tutor:student_chats": Rule("get", only({T, TO, ST}, 200, 403, 302)),
     "tutor:student_chat_detail": Rule("get", STUDENTS_TEACHER, kwargs=own_chat),
     "tutor:note_add": Rule(

@@ -43,9 +43,7 @@ INJECTIONS = [
 def test_no_key_of_an_open_item_reaches_the_model(
     people: People, practice_items: None, recording: RecordingClient, attempt: str
 ) -> None:
-    conversation = services.tutor_conversation_start(
-        user=people.student, item_ref="practice:open"
-    )
+    conversation = services.tutor_conversation_start(user=people.student, item_ref="practice:open")
     for _ in range(3):  # asking again escalates the hint, never to the key
         turn(conversation, attempt, recording)
     assert len(recording.requests) == 3
@@ -73,9 +71,7 @@ def test_the_key_of_an_answered_item_comes_only_at_the_explaining_step(
     assert TUTOR_LEVELS[3] in last_messages[-1].content
 
 
-def test_the_tutor_is_off_for_an_item_of_an_open_exam(
-    people: People, practice_items: None
-) -> None:
+def test_the_tutor_is_off_for_an_item_of_an_open_exam(people: People, practice_items: None) -> None:
     with pytest.raises(services.TutorOff) as refused:
         services.tutor_conversation_start(user=people.student, item_ref="practice:in-exam")
     assert refused.value.messages == ["Ёрдамчӣ ҳангоми имтиҳони озмоишӣ хомӯш аст."]
@@ -88,9 +84,7 @@ def test_the_tutor_is_off_for_an_item_of_an_open_exam(
 def test_an_item_that_closes_for_an_exam_stops_the_chat(
     people: People, practice_items: None, recording: RecordingClient
 ) -> None:
-    conversation = services.tutor_conversation_start(
-        user=people.student, item_ref="practice:open"
-    )
+    conversation = services.tutor_conversation_start(user=people.student, item_ref="practice:open")
     Conversation.objects.filter(pk=conversation.pk).update(item_ref="practice:in-exam")
     conversation.refresh_from_db()
     with pytest.raises(services.TutorOff):
@@ -222,9 +216,7 @@ def test_a_stream_cut_mid_way_keeps_what_arrived(people: People) -> None:
     assert reply.is_stopped and reply.text == "Аввал фикр кунед:"
 
 
-def test_stopping_the_stream_keeps_what_arrived(
-    people: People, recording: RecordingClient
-) -> None:
+def test_stopping_the_stream_keeps_what_arrived(people: People, recording: RecordingClient) -> None:
     conversation = services.tutor_conversation_start(user=people.student)
     plan = services.tutor_turn_prepare(
         conversation=conversation, user=people.student, text="Муодила чист?"
@@ -254,7 +246,9 @@ def test_teachers_see_their_students_chats_flagged_first_and_staff_counts(
     assert [c.pk for c in seen] == [worried.pk, calm.pk]
     assert seen[0].has_flag and not seen[1].has_flag
     assert list(services.student_conversations_for_teacher(teacher=people.teacher_other)) == []
-    note = services.teacher_note_add(teacher=people.teacher, conversation=worried, text="Гап задам.")
+    note = services.teacher_note_add(
+        teacher=people.teacher, conversation=worried, text="Гап задам."
+    )
     assert note.conversation == worried
     with pytest.raises(Http404):
         services.teacher_note_add(teacher=people.teacher_other, conversation=worried, text="x")

@@ -63,9 +63,7 @@ def test_the_chat_streams_from_the_tiny_model(  # type: ignore[no-untyped-def]
     people: People, textbook, topic, tiny_version, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A short reply keeps the test fast on a busy CPU; the path is the real local engine.
-    monkeypatch.setattr(
-        "tutoring.tutor.services.turns.REPLY_TOKENS", {"tutor": 12, "teacher": 12}
-    )
+    monkeypatch.setattr("tutoring.tutor.services.turns.REPLY_TOKENS", {"tutor": 12, "teacher": 12})
     conversation = services.tutor_conversation_start(user=people.student, topic_id=topic.pk)
     response = client_for(people.student).post(
         reverse("tutor:conversation_stream", kwargs={"pk": conversation.pk}),
@@ -100,7 +98,9 @@ def test_the_chat_works_without_javascript(people: People, recorded: RecordingCl
     assert client.post(url, {"text": ""}).status_code == 422
 
 
-def test_refusals_are_clear(people: People, recorded: RecordingClient, settings, practice_items) -> None:  # type: ignore[no-untyped-def]
+def test_refusals_are_clear(
+    people: People, recorded: RecordingClient, settings, practice_items
+) -> None:  # type: ignore[no-untyped-def]
     settings.SORO_TUTOR_DAILY_MESSAGES = 1
     conversation = services.tutor_conversation_start(user=people.student)
     client = client_for(people.student)
@@ -136,11 +136,16 @@ def test_teachers_read_flagged_chats_first_and_staff_see_counts(
     assert "Падарам маро мезанад" in detail.content.decode()
     assert "<textarea" in detail.content.decode()  # the note form; the chat has no message form
     assert "chat-form" not in detail.content.decode()
-    teacher.post(reverse("tutor:note_add", kwargs={"pk": worried.pk}), {"text": "Бо модараш гап задам."})
+    teacher.post(
+        reverse("tutor:note_add", kwargs={"pk": worried.pk}), {"text": "Бо модараш гап задам."}
+    )
     assert worried.notes.get().text == "Бо модараш гап задам."
-    assert "Бо модараш" not in client.get(
-        reverse("tutor:conversation_detail", kwargs={"pk": worried.pk})
-    ).content.decode()
+    assert (
+        "Бо модараш"
+        not in client.get(
+            reverse("tutor:conversation_detail", kwargs={"pk": worried.pk})
+        ).content.decode()
+    )
     staff = client_for(people.staff).get(reverse("tutor:student_chats")).content.decode()
     assert 'data-count="flagged">1<' in staff and 'data-count="conversations">2<' in staff
     assert "Падарам" not in staff and "Дар хона" not in staff
@@ -165,7 +170,9 @@ def test_the_api_starts_a_chat_and_streams_a_reply(
     assert [m["role"] for m in detail["messages"]] == ["user", "assistant"]
     assert detail["messages"][1]["text"].startswith("Аввал фикр кунед")
     off = client.post(
-        "/api/tutor/conversations", {"item_ref": "practice:in-exam"}, content_type="application/json"
+        "/api/tutor/conversations",
+        {"item_ref": "practice:in-exam"},
+        content_type="application/json",
     )
     assert off.status_code == 403 and off.json()["code"] == "exam_open"
     safety = client.post(
@@ -188,9 +195,11 @@ def test_the_chat_page_is_light(people: People, recorded: RecordingClient) -> No
         )
         list(services.tutor_turn_stream(plan=plan))
     assert conversation.messages.count() == 20
-    html = client_for(people.student).get(
-        reverse("tutor:conversation_detail", kwargs={"pk": conversation.pk})
-    ).content.decode()
+    html = (
+        client_for(people.student)
+        .get(reverse("tutor:conversation_detail", kwargs={"pk": conversation.pk}))
+        .content.decode()
+    )
     total, assets = page_weight(html)
     assert any("tutor.js" in asset for asset in assets)
     assert total <= CHAT_PAGE_BUDGET, f"chat page: {total} bytes compressed"

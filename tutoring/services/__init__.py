@@ -41,11 +41,11 @@ __all__ = [
     "passages_by_ids",
     "passages_for_topic",
     "passages_search",
+    "text_normalize",
     "textbook_ingest_run",
     "textbook_ingest_start",
     "textbook_ingest_sweep",
     "textbook_register_file",
     "textbook_upload",
-    "text_normalize",
     "textbooks_overview",
 ]

@@ -51,7 +51,10 @@ def tutor_conversations_detail(request: AuthenticatedRequest, conversation_id: i
             {
                 **{field: getattr(m, field) for field in MessageOut.model_fields if field != "id"},
                 "id": m.pk,
-                "sources": [{"id": p.id, "citation": p.citation} for p in m.sources],
+                "sources": [
+                    {"id": p.id, "citation": p.citation}
+                    for p in m.sources  # type: ignore[attr-defined]
+                ],
             }
             for m in chat
         ],

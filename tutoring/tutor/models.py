@@ -3,17 +3,22 @@ passages it cited, its timings and its language check; flags and teachers' notes
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
+if TYPE_CHECKING:
+    from soro_web.accounts.models import User
+
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
-    def owned_by(self, user: object) -> ConversationQuerySet:
+    def owned_by(self, user: User) -> ConversationQuerySet:
         return self.filter(user=user)
 
-    def of_students_taught_by(self, teacher: object) -> ConversationQuerySet:
+    def of_students_taught_by(self, teacher: User) -> ConversationQuerySet:
         """Tutor chats of the students in the teacher's classes."""
         return self.filter(
             kind=Conversation.Kind.TUTOR,

@@ -90,8 +90,10 @@ def conversations_for_user(*, user: User) -> QuerySet[Conversation]:
 
 def conversation_get_for_owner(*, user: User, pk: int) -> Conversation:
     conversation = (
-        Conversation.objects.owned_by(user).select_related("topic__subject", "topic__grade")
-    ).filter(pk=pk).first()
+        (Conversation.objects.owned_by(user).select_related("topic__subject", "topic__grade"))
+        .filter(pk=pk)
+        .first()
+    )
     if conversation is None:
         raise Http404(_("There is no such chat."))
     return conversation
@@ -101,9 +103,7 @@ def conversation_get_for_reader(*, user: User, pk: int) -> Conversation:
     """A chat the user may read: their own, or (teachers) one of a student in their class."""
     readable = Q(user=user)
     if user.is_teacher:
-        readable |= Q(
-            kind=Conversation.Kind.TUTOR, user__enrollments__classroom__teacher=user
-        )
+        readable |= Q(kind=Conversation.Kind.TUTOR, user__enrollments__classroom__teacher=user)
     conversation = (
         Conversation.objects.filter(readable, pk=pk).select_related("user", "topic").first()
         if not user.is_staff

@@ -106,9 +106,11 @@ def _scopes(user: User, conversation: Conversation) -> list[tuple[str | None, in
     if conversation.topic is not None:
         return [(conversation.topic.subject.code, conversation.topic.grade.number)]
     if user.is_student:
-        scopes = {(c.subject.code, c.grade.number) for c in classrooms_for_user(user=user)}
+        scopes: set[tuple[str | None, int | None]] = {
+            (c.subject.code, c.grade.number) for c in classrooms_for_user(user=user)
+        }
         if scopes:
-            return sorted(scopes)[:4]  # type: ignore[arg-type]
+            return sorted(scopes, key=str)[:4]
     return [(None, None)]
 
 
@@ -336,7 +338,12 @@ def tutor_turn_stream(
     conversation = plan.conversation
     with translation.override(plan.language):
         sources = _sources(conversation, plan.passages)
-    yield {"type": "start", "message": plan.user_message.pk, "level": plan.level, "sources": sources}
+    yield {
+        "type": "start",
+        "message": plan.user_message.pk,
+        "level": plan.level,
+        "sources": sources,
+    }
     if plan.safety_message is not None:
         yield {"type": "text", "text": plan.safety_message.text}
         yield {"type": "saved", "message": plan.safety_message.pk, "flagged": True}
@@ -395,4 +402,6 @@ def tutor_turn_stream(
             keep()
         raise
     finally:
-        events.close()
+        close = getattr(events, "close", None)
+        if close is not None:  # stop the model now
+            close()
