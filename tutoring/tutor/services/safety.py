@@ -78,20 +78,21 @@ def _english(text: str) -> str:
 @dataclass(frozen=True)
 class _Lists:
     cyrillic: dict[str, tuple[tuple[str, str], ...]]  # category -> (folded, as written)
-    english: dict[str, tuple[re.Pattern[str], ...]]
+    english: dict[str, tuple[tuple[re.Pattern[str], str], ...]]
 
 
 @cache
 def _lists(path: Path = WORD_LISTS) -> _Lists:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     cyrillic: dict[str, tuple[tuple[str, str], ...]] = {}
-    english: dict[str, tuple[re.Pattern[str], ...]] = {}
+    english: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {}
     for category in CATEGORIES:
         languages = data.get(category) or {}
         phrases = [str(p) for language in ("tg", "ru") for p in languages.get(language) or []]
         cyrillic[category] = tuple((folded(p), p) for p in phrases if folded(p))
         english[category] = tuple(
-            re.compile(r"\b" + re.escape(_english(str(p)))) for p in languages.get("en") or []
+            (re.compile(r"\b" + re.escape(_english(str(p))) + r"\b"), str(p))
+            for p in languages.get("en") or []
         )
     return _Lists(cyrillic=cyrillic, english=english)
 
@@ -105,9 +106,9 @@ def safety_check(text: str) -> SafetyResult:
         for phrase, written in lists.cyrillic[category]:
             if phrase in letters:
                 return SafetyResult(category=category, matched=written)
-        for pattern in lists.english[category]:
+        for pattern, written in lists.english[category]:
             if pattern.search(english):
-                return SafetyResult(category=category, matched=pattern.pattern)
+                return SafetyResult(category=category, matched=written)
     return SafetyResult()
 
 
