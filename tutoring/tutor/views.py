@@ -13,6 +13,7 @@ from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from soro_web.http import AuthenticatedRequest, ndjson_response
@@ -71,6 +72,7 @@ def conversation_start(request: AuthenticatedRequest) -> HttpResponse:
 
 @role_required("student", "teacher")
 @require_http_methods(["GET", "POST"])
+@never_cache  # back from a cited passage shows the replies that streamed in, not a stale copy
 def conversation_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The chat. Without JavaScript a message posts here and the page comes back whole."""
     conversation = services.conversation_get_for_owner(user=request.user, pk=pk)
