@@ -37,7 +37,8 @@ def send(page, text: str, replies: int) -> None:  # type: ignore[no-untyped-def]
         """() => {
           window.__changes = 0;
           new MutationObserver(() => { window.__changes += 1; })
-            .observe(document.getElementById('chat'), {childList: true, characterData: true, subtree: true});
+            .observe(document.getElementById('chat'),
+                     {childList: true, characterData: true, subtree: true});
         }"""
     )
     page.fill("#id_text", text)
@@ -96,10 +97,11 @@ def test_student_asks_the_tutor_from_a_lesson_and_the_teacher_sees_the_flag(  # 
     # During a mock exam the tutor is off, and says why.
     page.evaluate(
         """() => {
-          const form = document.querySelector('form[action="/tutor/new/"]')
-            || Object.assign(document.createElement('form'), {method: 'post', action: '/tutor/new/'});
-          form.innerHTML = document.querySelector('#chat-form input[name=csrfmiddlewaretoken]').outerHTML
-            + '<input name="item" value="practice:in-exam">';
+          // What a practice item's "ask the tutor" button posts (exam practice is not here).
+          const form = Object.assign(
+            document.createElement('form'), {method: 'post', action: '/tutor/new/'});
+          const token = document.querySelector('#chat-form input[name=csrfmiddlewaretoken]');
+          form.innerHTML = token.outerHTML + '<input name="item" value="practice:in-exam">';
           document.body.appendChild(form);
           form.submit();
         }"""
