@@ -137,6 +137,16 @@ def cited_passage(people: People) -> dict[str, Any]:
     return {"pk": chat.pk, "passage_id": passage.pk}
 
 
+def teacher_reply(people: People) -> dict[str, Any]:
+    """A reply of Soro in the teacher's own chat."""
+    from tutoring.tutor.models import Conversation, Message
+
+    chat = Conversation.objects.create(user=people.teacher, kind="teacher")
+    Message.objects.create(conversation=chat, role="user", text="Муодила чист?")
+    reply = Message.objects.create(conversation=chat, role="assistant", text="Баробарӣ.")
+    return {"pk": chat.pk, "message_pk": reply.pk}
+
+
 # Who may use the tutor: students and teachers chat; a chat is its owner's; the student's
 # teachers read it (and staff see counts only).
 CHATTERS = {S, SO, T, TO}
@@ -286,6 +296,9 @@ MATRIX: dict[str, Rule] = {
         "post", {**CHAT_OWNER_ONLY, S: 422}, kwargs=own_chat, data=lambda p: {"text": ""}
     ),
     "tutor:passage_detail": Rule("get", {**CHAT_OWNER_ONLY, T: 200}, kwargs=cited_passage),
+    "tutor:reply_insert": Rule(
+        "get", {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 403}, kwargs=teacher_reply
+    ),
     "tutor:student_chats": Rule("get", only({T, TO, ST}, 200, 403, 302)),
     "tutor:student_chat_detail": Rule("get", STUDENTS_TEACHER, kwargs=own_chat),
     "tutor:note_add": Rule(

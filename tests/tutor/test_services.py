@@ -254,3 +254,40 @@ def test_teachers_see_their_students_chats_flagged_first_and_staff_counts(
         services.teacher_note_add(teacher=people.teacher_other, conversation=worried, text="x")
     counts = services.tutor_counts()
     assert (counts.conversations, counts.flagged_conversations, counts.messages_today) == (2, 1, 3)
+
+
+def test_a_teacher_chat_reply_goes_into_a_lesson_section_as_a_proposal(
+    people: People, textbook, topic: Topic, recording: RecordingClient
+) -> None:
+    from soro_web.lessons.services import lesson_create
+
+    lesson = lesson_create(teacher=people.teacher, topic=topic)
+    section = lesson.sections.get(kind="new_material")
+    section.body = "Матни муаллим."
+    section.save()
+    chat = services.tutor_conversation_start(user=people.teacher)
+    events = turn(chat, "Муодилаи хаттӣ бо як тағйирёбанда чист?", recording)
+    reply = services.teacher_reply_get(
+        teacher=people.teacher, conversation_pk=chat.pk, message_pk=events[-1]["message"]
+    )
+    services.teacher_reply_insert(
+        teacher=people.teacher, message=reply, lesson_id=lesson.pk, section_id=section.pk
+    )
+    section.refresh_from_db()
+    assert section.body == "Матни муаллим."  # the teacher's text stays until accepted
+    assert section.proposal == reply.text
+    assert [c["passage_id"] for c in section.proposal_citations] == reply.cited_passage_ids
+    assert section.proposal_is_grounded and reply.cited_passage_ids
+    # Only one's own replies, into one's own lessons.
+    with pytest.raises(Http404):
+        services.teacher_reply_get(
+            teacher=people.teacher_other, conversation_pk=chat.pk, message_pk=reply.pk
+        )
+    other_lesson = lesson_create(teacher=people.teacher_other, topic=topic)
+    with pytest.raises(Http404):
+        services.teacher_reply_insert(
+            teacher=people.teacher,
+            message=reply,
+            lesson_id=other_lesson.pk,
+            section_id=other_lesson.sections.first().pk,
+        )

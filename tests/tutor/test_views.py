@@ -203,3 +203,23 @@ def test_the_chat_page_is_light(people: People, recorded: RecordingClient) -> No
     total, assets = page_weight(html)
     assert any("tutor.js" in asset for asset in assets)
     assert total <= CHAT_PAGE_BUDGET, f"chat page: {total} bytes compressed"
+
+
+def test_insert_into_a_lesson_section_from_the_teacher_chat(
+    people: People, recorded: RecordingClient, topic
+) -> None:  # type: ignore[no-untyped-def]
+    lesson = lesson_create(teacher=people.teacher, topic=topic)
+    section = lesson.sections.get(kind="objectives")
+    chat = services.tutor_conversation_start(user=people.teacher)
+    teacher = client_for(people.teacher)
+    teacher.post(reverse("tutor:conversation_detail", kwargs={"pk": chat.pk}), {"text": "Салом"})
+    reply = chat.messages.get(role="assistant")
+    page = teacher.get(reverse("tutor:conversation_detail", kwargs={"pk": chat.pk}))
+    insert_url = reverse("tutor:reply_insert", kwargs={"pk": chat.pk, "message_pk": reply.pk})
+    assert insert_url in page.content.decode()
+    choose = teacher.get(insert_url).content.decode()
+    assert 'data-insert-section="objectives"' in choose
+    done = teacher.post(insert_url, {"lesson": lesson.pk, "section": section.pk})
+    assert done.url == f"/lessons/{lesson.pk}/edit/#section-{section.pk}"
+    section.refresh_from_db()
+    assert section.proposal == reply.text and section.body == ""

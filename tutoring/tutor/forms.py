@@ -28,3 +28,8 @@ class NoteForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+
+class InsertForm(forms.Form):
+    lesson = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    section = forms.IntegerField(min_value=1, widget=forms.HiddenInput)

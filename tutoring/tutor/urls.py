@@ -14,6 +14,11 @@ urlpatterns = [
         views.passage_detail,
         name="passage_detail",
     ),
+    path(
+        "tutor/<int:pk>/replies/<int:message_pk>/insert/",
+        views.reply_insert,
+        name="reply_insert",
+    ),
     path("tutor/students/", views.student_chats, name="student_chats"),
     path("tutor/students/<int:pk>/", views.student_chat_detail, name="student_chat_detail"),
     path("tutor/students/<int:pk>/notes/", views.note_add, name="note_add"),

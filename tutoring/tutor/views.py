@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from soro_web.http import AuthenticatedRequest, ndjson_response
 from soro_web.permissions import role_required
 from tutoring.tutor import services
-from tutoring.tutor.forms import MessageForm, NoteForm, StartForm
+from tutoring.tutor.forms import InsertForm, MessageForm, NoteForm, StartForm
 from tutoring.tutor.models import Conversation
 
 
@@ -136,6 +136,37 @@ def passage_detail(request: AuthenticatedRequest, pk: int, passage_id: int) -> H
         else reverse("tutor:student_chat_detail", kwargs={"pk": pk})
     )
     return render(request, "tutor/passage.html", {"passage": passage, "back_url": back})
+
+
+@role_required("teacher")
+@require_http_methods(["GET", "POST"])
+def reply_insert(request: AuthenticatedRequest, pk: int, message_pk: int) -> HttpResponse:
+    """Soro's reply into a lesson section, as a proposal the builder shows for accepting."""
+    message = services.teacher_reply_get(
+        teacher=request.user, conversation_pk=pk, message_pk=message_pk
+    )
+    if request.method == "POST":
+        form = InsertForm(request.POST)
+        if form.is_valid():
+            section = services.teacher_reply_insert(
+                teacher=request.user,
+                message=message,
+                lesson_id=form.cleaned_data["lesson"],
+                section_id=form.cleaned_data["section"],
+            )
+            messages.info(request, _("The reply is proposed in the section: accept or discard it."))
+            builder = reverse("lessons:lesson_builder", kwargs={"pk": section.lesson_id})
+            return redirect(f"{builder}#section-{section.pk}")
+        messages.error(request, _("Choose a section."))
+    return render(
+        request,
+        "tutor/reply_insert.html",
+        {
+            "message": message,
+            "conversation_pk": pk,
+            "lessons": services.insert_targets(teacher=request.user),
+        },
+    )
 
 
 # --- teachers and staff ---------------------------------------------------------------------

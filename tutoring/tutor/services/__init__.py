@@ -18,6 +18,11 @@ from tutoring.tutor.services.conversations import (
     tutor_conversation_start,
     tutor_counts,
 )
+from tutoring.tutor.services.insert import (
+    insert_targets,
+    teacher_reply_get,
+    teacher_reply_insert,
+)
 from tutoring.tutor.services.items import (
     ItemRefusal,
     TutorOff,
@@ -49,11 +54,14 @@ __all__ = [
     "conversations_for_user",
     "folded",
     "hint_level",
+    "insert_targets",
     "messages_today",
     "safety_check",
     "safety_reply",
     "student_conversations_for_teacher",
     "teacher_note_add",
+    "teacher_reply_get",
+    "teacher_reply_insert",
     "tutor_conversation_start",
     "tutor_counts",
     "tutor_item_context",
