@@ -69,5 +69,9 @@ def _register_routers() -> None:
 
     api.add_router("/", tutoring_router)
 
+    from tutoring.tutor.api import router as tutor_router
+
+    api.add_router("/", tutor_router)
+
 
 _register_routers()

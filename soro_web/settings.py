@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "soro_web.curriculum",
     "soro_web.lessons",
     "tutoring",
+    "tutoring.tutor",
     "modelops",
 ]
 
@@ -342,6 +343,20 @@ SORO_PASSAGE_OVERLAP = env_int("SORO_PASSAGE_OVERLAP", 32, minimum=0)
 # "use" (Universal Sentence Encoder multilingual, the best measured on Tajik), "minilm",
 # "mean-pool:<checkpoint>", any sentence-transformers name or path, or "none" (BM25 only).
 SORO_RETRIEVAL_ENCODER = env_str("SORO_RETRIEVAL_ENCODER", "use") or "use"
+
+# --- The tutor -----------------------------------------------------------------------------
+
+# Messages a student may send the tutor per day (the school's local day).
+SORO_TUTOR_DAILY_MESSAGES = env_int("SORO_TUTOR_DAILY_MESSAGES", 40, minimum=1)
+# Shown with the fixed, kind reply when a message speaks of self-harm, violence or abuse.
+# Administrators set the school's own contacts (psychologist, a help line) here.
+SORO_TUTOR_HELP_CONTACTS = (
+    env_str(
+        "SORO_TUTOR_HELP_CONTACTS",
+        "Ёрии таъҷилӣ / Скорая помощь: 103 · Милиса / Милиция: 102",
+    )
+    or ""
+)
 
 # --- Logging --------------------------------------------------------------------------------
 

@@ -107,6 +107,58 @@ def section_save_data(people: People) -> dict[str, Any]:
     return {"title": section.title, "body": "Матни нав", "revision": section.revision}
 
 
+def a_chat(people: People):  # type: ignore[no-untyped-def]
+    """The student's tutor chat (one per test), whose reply cited a textbook passage."""
+    cached = getattr(people, "_chat", None)
+    if cached is not None:
+        return cached
+    from tutoring.models import Passage
+    from tutoring.tutor.models import Conversation, Message
+
+    edition = an_edition()
+    edition.is_current = True
+    edition.save()
+    passage = Passage.objects.create(
+        edition=edition, textbook=edition.textbook, page=4, text="Сомониён", order=0
+    )
+    chat = Conversation.objects.create(user=people.student, kind="tutor", title="Сомониён")
+    Message.objects.create(conversation=chat, role="user", text="Сомониён киҳо буданд?")
+    Message.objects.create(
+        conversation=chat, role="assistant", text="Фикр кунед [1].", cited_passage_ids=[passage.pk]
+    )
+    people._chat = (chat, passage)  # type: ignore[attr-defined]
+    return people._chat
+
+
+def own_chat(people: People) -> dict[str, Any]:
+    return {"pk": a_chat(people)[0].pk}
+
+
+def own_chat_api(people: People) -> dict[str, Any]:
+    return {"conversation_id": a_chat(people)[0].pk}
+
+
+def cited_passage(people: People) -> dict[str, Any]:
+    chat, passage = a_chat(people)
+    return {"pk": chat.pk, "passage_id": passage.pk}
+
+
+def teacher_reply(people: People) -> dict[str, Any]:
+    """A reply of Soro in the teacher's own chat."""
+    from tutoring.tutor.models import Conversation, Message
+
+    chat = Conversation.objects.create(user=people.teacher, kind="teacher")
+    Message.objects.create(conversation=chat, role="user", text="Муодила чист?")
+    reply = Message.objects.create(conversation=chat, role="assistant", text="Баробарӣ.")
+    return {"pk": chat.pk, "message_pk": reply.pk}
+
+
+# Who may use the tutor: students and teachers chat; a chat is its owner's; the student's
+# teachers read it (and staff see counts only).
+CHATTERS = {S, SO, T, TO}
+CHAT_OWNER_ONLY = {A: 302, S: 200, SO: 404, T: 404, TO: 404, ST: 403}
+STUDENTS_TEACHER = {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 403}
+
 # Who may use the lesson pages: the owner changes; the class's students and staff read.
 OWNER_ONLY_PAGE = {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 403}
 OWNER_ONLY_POST = {A: 302, S: 403, SO: 403, T: 302, TO: 404, ST: 403}
@@ -248,6 +300,38 @@ MATRIX: dict[str, Rule] = {
         kwargs=lambda p: {"lesson_id": a_lesson(p).pk},
         data=lambda p: {"classes": [p.classroom.pk]},
         json=True,
+    ),
+    "tutor:conversation_list": Rule("get", only(CHATTERS, 200, 403, 302)),
+    # No data: a new chat without a topic, then its page.
+    "tutor:conversation_start": Rule("post", only(CHATTERS, 302, 403, 302)),
+    "tutor:conversation_detail": Rule("get", CHAT_OWNER_ONLY, kwargs=own_chat),
+    # An empty message: the owner gets the form errors, no model is needed.
+    "tutor:conversation_stream": Rule(
+        "post", {**CHAT_OWNER_ONLY, S: 422}, kwargs=own_chat, data=lambda p: {"text": ""}
+    ),
+    "tutor:passage_detail": Rule("get", {**CHAT_OWNER_ONLY, T: 200}, kwargs=cited_passage),
+    "tutor:reply_insert": Rule(
+        "get", {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 403}, kwargs=teacher_reply
+    ),
+    "tutor:student_chats": Rule("get", only({T, TO, ST}, 200, 403, 302)),
+    "tutor:student_chat_detail": Rule("get", STUDENTS_TEACHER, kwargs=own_chat),
+    "tutor:note_add": Rule(
+        "post", {**STUDENTS_TEACHER, T: 302}, kwargs=own_chat, data=lambda p: {"text": "Дидам."}
+    ),
+    "api:tutor_conversations_list": Rule("get", only(CHATTERS, 200, 403, 401)),
+    "api:tutor_conversations_create": Rule(
+        "post", only(CHATTERS, 201, 403, 401), json=True, data=lambda p: {}
+    ),
+    "api:tutor_conversations_detail": Rule(
+        "get", {**dict.fromkeys(ROLES, 404), A: 401, S: 200}, kwargs=own_chat_api
+    ),
+    # An empty message: refused with 422 before any model is asked.
+    "api:tutor_messages_send": Rule(
+        "post",
+        {**dict.fromkeys(ROLES, 404), A: 401, S: 422},
+        kwargs=own_chat_api,
+        json=True,
+        data=lambda p: {"text": "  "},
     ),
     "api:curriculum_subjects": Rule("get", signed_in(401, 200)),
     "api:curriculum_grades": Rule("get", signed_in(401, 200)),

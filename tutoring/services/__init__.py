@@ -25,7 +25,7 @@ from tutoring.services.passages import (
     passages_by_ids,
     passages_for_topic,
 )
-from tutoring.services.search import SearchResult, highlight, passages_search
+from tutoring.services.search import SearchResult, highlight, passages_search, text_normalize
 
 __all__ = [
     "ALLOWED_SUFFIXES",
@@ -41,6 +41,7 @@ __all__ = [
     "passages_by_ids",
     "passages_for_topic",
     "passages_search",
+    "text_normalize",
     "textbook_ingest_run",
     "textbook_ingest_start",
     "textbook_ingest_sweep",

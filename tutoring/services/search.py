@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from soro_web.accounts.models import User
 from tutoring.models import Passage, Textbook, TextbookEdition
 from tutoring.retrieval.index import search_shards
-from tutoring.retrieval.normalize import tokenize_tajik
+from tutoring.retrieval.normalize import normalize_tajik, tokenize_tajik
 from tutoring.services.ingestion import edition_index_dir
 from tutoring.services.passages import citation_text
 
@@ -76,6 +76,13 @@ def passages_search(
         for h in hits
         if h.chunk_id in passages
     ]
+
+
+def text_normalize(text: str) -> str:
+    """Tajik text as the search sees it: NFC, invisible characters removed, look-alike Latin
+    letters inside Cyrillic words made Cyrillic, Russian letters typed for Tajik ones fixed
+    (the retrieval core's normaliser, for apps that may not import the core)."""
+    return normalize_tajik(text)
 
 
 def highlight(text: str, words: tuple[str, ...]) -> str:

@@ -40,6 +40,7 @@ from soro_web.lessons.services.editing import (
     section_default_title,
     section_proposal_accept,
     section_proposal_discard,
+    section_propose,
     timed_plan_text,
 )
 from soro_web.lessons.services.reading import (
@@ -88,6 +89,7 @@ __all__ = [
     "section_insert_passages",
     "section_proposal_accept",
     "section_proposal_discard",
+    "section_propose",
     "stored_citation_text",
     "timed_plan_text",
 ]

@@ -345,6 +345,39 @@ def section_proposal_discard(*, section: LessonSection, user: User) -> LessonSec
     return section
 
 
+@transaction.atomic
+def section_propose(
+    *,
+    section: LessonSection,
+    user: User,
+    text: str,
+    citations: Sequence[dict[str, Any]],
+    is_expected_language: bool | None = None,
+) -> LessonSection:
+    """Put ``text`` beside the section as a proposal that the teacher accepts or discards in
+    the builder (the drafts' flow): the section's own text is never replaced here. Used by
+    Soro's teacher chat ("insert into lesson section"). Only the lesson's teacher."""
+    if section.lesson.teacher_id != user.pk:
+        raise PermissionDenied(_("Only the lesson's teacher can change it."))
+    if not text.strip():
+        raise ValidationError(_("There is no text to insert."), code="empty")
+    section = section_lock(section)
+    section.proposal = text.strip()
+    section.proposal_citations = [dict(citation) for citation in citations]
+    section.proposal_is_grounded = bool(citations)
+    section.proposal_is_expected_language = is_expected_language
+    section.save(
+        update_fields=[
+            "proposal",
+            "proposal_citations",
+            "proposal_is_grounded",
+            "proposal_is_expected_language",
+            "updated_at",
+        ]
+    )
+    return section
+
+
 def section_lock(section: LessonSection) -> LessonSection:
     """The section as it is in the database now, locked until the transaction ends."""
     return LessonSection.objects.select_for_update().select_related("lesson").get(pk=section.pk)

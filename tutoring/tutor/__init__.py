@@ -1,0 +1,1 @@
+"""The student tutor and Soro's chat for teachers (issue 13)."""
