@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "soro_web.curriculum",
     "soro_web.lessons",
     "tutoring",
+    "tutoring.exams",
     "modelops",
 ]
 
