@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
@@ -317,7 +318,11 @@ class Attempt(models.Model):
         return self.submitted_at is not None
 
     def seconds_left(self, at: Any = None) -> int:
-        return max(0, int((self.deadline - (at or timezone.now())).total_seconds()))
+        return max(0, math.ceil((self.deadline - (at or timezone.now())).total_seconds()))
+
+    @property
+    def minutes_left(self) -> int:
+        return math.ceil(self.seconds_left() / 60)
 
 
 class AttemptAnswer(models.Model):

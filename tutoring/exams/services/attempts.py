@@ -33,7 +33,7 @@ from tutoring.exams.models import (
     ItemVersion,
     TestItem,
 )
-from tutoring.exams.services.scoring import answer_parse, answer_score, key_text
+from tutoring.exams.services.scoring import answer_parse, answer_score, answer_text, key_text
 from tutoring.services import citation_text
 
 DEMO_BLUEPRINTS = Path(__file__).resolve().parent.parent / "data" / "blueprints.json"
@@ -199,7 +199,7 @@ def exam_assign(
     opens_at: datetime,
     closes_at: datetime,
     blueprint_id: int | None = None,
-    item_ids: list[int] | None = None,
+    item_codes: list[str] | None = None,
     points: Mapping[str, float] | None = None,
 ) -> ExamTest:
     """A teacher assigns a test to their class: a blueprint's draw or a list of approved
@@ -221,10 +221,10 @@ def exam_assign(
         else:
             items = list(
                 Item.objects.approved()
-                .filter(pk__in=item_ids or [])
+                .filter(code__in=item_codes or [])
                 .select_related("current", "subject")
             )
-            if not items or len(items) != len(set(item_ids or [])):
+            if not items or len(items) != len(set(item_codes or [])):
                 raise ValidationError(_("Choose approved questions for the test."), code="items")
             weights = {"choice": 1, "matching": 2, "short": 2, **(points or {})}
             drawn = [
@@ -243,6 +243,11 @@ def exam_assign(
             opens_at=opens_at,
             closes_at=closes_at,
         )
+
+
+def exam_assign_choices(*, teacher: User) -> tuple[Any, Any]:
+    """The classes a teacher may assign a test to, and the blueprints offered."""
+    return Classroom.objects.visible_to(teacher), Blueprint.objects.filter(is_active=True)
 
 
 def class_tests_for_student(*, student: User) -> list[ExamTest]:
@@ -469,6 +474,7 @@ class ReviewRow:
     part: str
     points: Decimal
     answer: dict[str, Any] | None
+    answer_text: str
     is_correct: bool | None
     earned: Decimal
     key: str
@@ -530,6 +536,11 @@ def attempt_review(*, user: User, pk: int) -> Review:
                 part=item.part,
                 points=test_item.points,
                 answer=answer.answer if answer else None,
+                answer_text=answer_text(
+                    item_type=version.type, content=version.content, answer=answer.answer
+                )
+                if answer
+                else "",
                 is_correct=answer.is_correct if answer else None,
                 earned=earned,
                 key=key_text(item_type=version.type, content=version.content),

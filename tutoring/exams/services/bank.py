@@ -516,3 +516,23 @@ def item_approve(*, user: User, item: Item) -> Item:
     Item.objects.filter(pk=item.pk).update(status=Item.Status.APPROVED, approved_by=user)
     item.refresh_from_db()
     return item
+
+
+def item_key(*, item: Item) -> str:
+    """The key of the item's current version, as a teacher reads it."""
+    from tutoring.exams.services.scoring import key_text
+
+    assert item.current is not None
+    return key_text(item_type=item.type, content=item.current.content)
+
+
+def bank_export_for(*, user: User, file_format: str) -> str:
+    """The items a teacher sees (their school's and the approved bank) as JSON or CSV."""
+    from django.http import Http404
+
+    if file_format not in ("json", "csv"):
+        raise Http404(_("Export as json or csv."))
+    items = Item.objects.filter(
+        pk__in=[item.pk for item in items_for_teacher(user=user) if item.current_id]
+    ).select_related("current", "topic__subject", "topic__grade")
+    return bank_export(items=items, file_format=file_format)

@@ -138,3 +138,44 @@ def key_text(*, item_type: str, content: Mapping[str, Any]) -> str:
     if "numeric" in content:
         return f"{content['numeric']['value']:g}".replace(".", ",")
     return " / ".join(content["answers"])
+
+
+def answer_view(
+    *, item_type: str, content: Mapping[str, Any], answer: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What a page needs to show an item's answer fields, with the given answer filled in
+    and without the key."""
+    answer = answer or {}
+    if item_type == "choice":
+        return {
+            "options": [
+                {"index": i, "label": LABELS[i], "text": text, "checked": answer.get("choice") == i}
+                for i, text in enumerate(content["options"])
+            ]
+        }
+    if item_type == "matching":
+        pairs = answer.get("pairs") or {}
+        right = [{"index": i, "label": LABELS[i], "text": t} for i, t in enumerate(content["right"])]
+        return {
+            "left": [
+                {"index": i, "number": i + 1, "text": text, "chosen": pairs.get(str(i))}
+                for i, text in enumerate(content["left"])
+            ],
+            "right": right,
+        }
+    return {"text": answer.get("text", ""), "numeric": "numeric" in content}
+
+
+def answer_text(*, item_type: str, content: Mapping[str, Any], answer: Mapping[str, Any]) -> str:
+    """A student's answer as a reader sees it in a review ("Б) …", "1–Г, 2–Б …", "11,2")."""
+    if item_type == "choice":
+        index = answer.get("choice")
+        if isinstance(index, int) and 0 <= index < len(content["options"]):
+            return f"{LABELS[index]}) {content['options'][index]}"
+        return ""
+    if item_type == "matching":
+        pairs = answer.get("pairs") or {}
+        return ", ".join(
+            f"{int(left) + 1}–{LABELS[right]}" for left, right in sorted(pairs.items())
+        )
+    return str(answer.get("text", ""))
