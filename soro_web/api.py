@@ -69,5 +69,9 @@ def _register_routers() -> None:
 
     api.add_router("/", tutoring_router)
 
+    from tutoring.exams.api import router as exams_router
+
+    api.add_router("/", exams_router)
+
 
 _register_routers()

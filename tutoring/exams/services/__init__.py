@@ -16,6 +16,7 @@ from tutoring.exams.services.attempts import (
     attempt_get,
     attempt_page,
     attempt_review,
+    attempt_state,
     attempt_submit,
     attempts_for_student,
     attempts_submit_overdue,
@@ -41,7 +42,7 @@ from tutoring.exams.services.bank import (
     item_save,
     items_for_teacher,
 )
-from tutoring.exams.services.scoring import answer_view
+from tutoring.exams.services.scoring import answer_view, question_public
 from tutoring.exams.services.practice import (
     practice_answer,
     practice_item,
@@ -62,6 +63,7 @@ __all__ = [
     "attempt_get",
     "attempt_page",
     "attempt_review",
+    "attempt_state",
     "attempt_submit",
     "attempts_for_student",
     "attempts_submit_overdue",
@@ -89,5 +91,6 @@ __all__ = [
     "practice_item",
     "practice_next",
     "practice_topics",
+    "question_public",
     "topic_get",
 ]

@@ -33,7 +33,13 @@ from tutoring.exams.models import (
     ItemVersion,
     TestItem,
 )
-from tutoring.exams.services.scoring import answer_parse, answer_score, answer_text, key_text
+from tutoring.exams.services.scoring import (
+    answer_parse,
+    answer_score,
+    answer_text,
+    key_text,
+    question_public,
+)
 from tutoring.services import citation_text
 
 DEMO_BLUEPRINTS = Path(__file__).resolve().parent.parent / "data" / "blueprints.json"
@@ -400,6 +406,40 @@ def attempt_answer_save(
             code="deadline",
         )
     return saved
+
+
+@dataclass
+class AttemptState:
+    attempt: Attempt
+    questions: list[dict[str, Any]]
+
+
+def attempt_state(*, user: User, pk: int) -> AttemptState:
+    """A running attempt for an API client: every question (no key) with the saved answer."""
+    attempt = attempt_check_time(attempt_get(user=user, pk=pk))
+    answers = {
+        a.test_item_id: a for a in AttemptAnswer.objects.filter(attempt=attempt).only(
+            "test_item_id", "answer", "saved_at"
+        )
+    }
+    questions = []
+    if not attempt.is_submitted:
+        for test_item in TestItem.objects.filter(test_id=attempt.test_id).select_related("version"):
+            saved = answers.get(test_item.pk)
+            questions.append(
+                {
+                    "position": test_item.position,
+                    "points": float(test_item.points),
+                    **question_public(
+                        item_type=test_item.version.type,
+                        stem=test_item.version.stem,
+                        content=test_item.version.content,
+                    ),
+                    "answer": saved.answer if saved else None,
+                    "saved_at": saved.saved_at if saved else None,
+                }
+            )
+    return AttemptState(attempt=attempt, questions=questions)
 
 
 def _quantize(value: Decimal, places: str = "0.01") -> Decimal:

@@ -179,3 +179,15 @@ def answer_text(*, item_type: str, content: Mapping[str, Any], answer: Mapping[s
             f"{int(left) + 1}–{LABELS[right]}" for left, right in sorted(pairs.items())
         )
     return str(answer.get("text", ""))
+
+
+def question_public(*, item_type: str, stem: str, content: Mapping[str, Any]) -> dict[str, Any]:
+    """An item as a client may see it before answering: the text, never the key."""
+    data: dict[str, Any] = {"type": item_type, "stem": stem}
+    if item_type == "choice":
+        data["options"] = list(content["options"])
+    elif item_type == "matching":
+        data["left"], data["right"] = list(content["left"]), list(content["right"])
+    else:
+        data["numeric"] = "numeric" in content
+    return data
