@@ -56,7 +56,9 @@ def test_malformed_json_and_missing_file_are_clear(curriculum, tmp_path: Path) -
 
 def test_printed_labels_are_normalised_on_import(curriculum) -> None:  # type: ignore[no-untyped-def]
     item = copy.deepcopy(demo_items()[0])  # key "2" (index 1)
-    item["options"] = [f"{label}) {text}" for label, text in zip("АБВГ", item["options"], strict=True)]
+    item["options"] = [
+        f"{label}) {text}" for label, text in zip("АБВГ", item["options"], strict=True)
+    ]
     item["answer"] = "B"  # Latin B: the second option
     bank_import(text=bank_text([item]), file_format="json")
     version = Item.objects.get().current
@@ -88,7 +90,9 @@ def test_an_edit_adds_a_version_and_sends_the_item_back_to_draft(bank, people) -
     assert (item.status, item.version, item.code) == ("draft", 1, f"t{people.teacher.pk}-001")
     item_approve(user=people.teacher, item=item)
     first = item.current
-    item = item_save(user=people.teacher, data={**data, "answer": 1, "stem": "Фотосинтез дар куҷо?"}, item=item)
+    item = item_save(
+        user=people.teacher, data={**data, "answer": 1, "stem": "Фотосинтез дар куҷо?"}, item=item
+    )
     assert item.version == 2 and item.status == "draft"
     assert ItemVersion.objects.get(pk=first.pk).stem == "Кадом органоид фотосинтез мекунад?"
     with pytest.raises(ValidationError):

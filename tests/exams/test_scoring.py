@@ -73,7 +73,9 @@ def test_short_words_compare_after_tajik_normalisation(typed: str, right: bool) 
     assert score("short", WORDS, {"text": typed})[0] is right
 
 
-@pytest.mark.parametrize(("typed", "right"), [("11,2", True), ("11.2", True), ("11,24", True), ("11,3", False)])
+@pytest.mark.parametrize(
+    ("typed", "right"), [("11,2", True), ("11.2", True), ("11,24", True), ("11,3", False)]
+)
 def test_short_numbers_compare_by_value(typed: str, right: bool) -> None:
     assert score("short", NUMBER, {"text": typed})[0] is right
 

@@ -145,7 +145,7 @@ class ItemVersion(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
-        ordering = ["item", "number"]
+        ordering = ["item_id", "number"]
         verbose_name = _("question version")
         verbose_name_plural = _("question versions")
         constraints = [
@@ -255,7 +255,7 @@ class TestItem(models.Model):
     points = models.DecimalField(_("points"), max_digits=5, decimal_places=2, default=1)
 
     class Meta:
-        ordering = ["test", "position"]
+        ordering = ["test_id", "position"]
         verbose_name = _("test question")
         verbose_name_plural = _("test questions")
         constraints = [
@@ -341,7 +341,7 @@ class AttemptAnswer(models.Model):
     saved_at = models.DateTimeField(_("saved"), default=timezone.now)
 
     class Meta:
-        ordering = ["attempt", "test_item__position"]
+        ordering = ["attempt_id", "test_item_id"]
         verbose_name = _("answer")
         verbose_name_plural = _("answers")
         constraints = [

@@ -394,11 +394,11 @@ def attempt_answer_save(
                 raise Http404(_("No such question."))
             version = test_item.version
             answer = answer_parse(item_type=version.type, content=version.content, data=data)
-            saved, _created = AttemptAnswer.objects.update_or_create(
-                attempt=attempt,
-                test_item=test_item,
-                defaults={"version": version, "answer": answer, "saved_at": now},
-            )
+            fields = {"version": version, "answer": answer, "saved_at": now}
+            rows = AttemptAnswer.objects.filter(attempt=attempt, test_item=test_item)
+            if not rows.update(**fields):
+                AttemptAnswer.objects.create(attempt=attempt, test_item=test_item, **fields)
+            saved = AttemptAnswer(attempt=attempt, test_item=test_item, **fields)
     if overdue:
         attempt_submit(attempt_id=attempt_id, automatic=True)
         raise DeadlinePassed(
