@@ -144,7 +144,9 @@ def exams_attempt_review(request: AuthenticatedRequest, attempt_id: int):  # typ
         "by_subject": [
             {"name": n, "earned": float(e), "total": float(t)} for n, e, t in review.by_subject
         ],
-        "by_part": [{"name": n, "earned": float(e), "total": float(t)} for n, e, t in review.by_part],
+        "by_part": [
+            {"name": n, "earned": float(e), "total": float(t)} for n, e, t in review.by_part
+        ],
         "rows": [
             {
                 "position": row.position,

@@ -65,7 +65,9 @@ class ItemForm(forms.Form):
                     label=_("Right %(label)s") % {"label": LABELS[index]},
                     max_length=300,
                     required=index < 4,
-                    help_text=_("optional: a fifth choice that matches nothing") if index == 4 else "",
+                    help_text=_("optional: a fifth choice that matches nothing")
+                    if index == 4
+                    else "",
                 )
             for index in range(4):
                 self.fields[f"pair_{index}"] = forms.TypedChoiceField(

@@ -88,9 +88,7 @@ def practice_item(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     context: dict[str, object] = {"topic_id": topic_id, "weak": request.GET.get("weak")}
     if request.method == "POST":
         try:
-            feedback = services.practice_answer(
-                student=request.user, item_id=pk, data=request.POST
-            )
+            feedback = services.practice_answer(student=request.user, item_id=pk, data=request.POST)
         except ValidationError as error:
             item = services.practice_item(student=request.user, item_id=pk)
             context.update(
@@ -146,7 +144,9 @@ def test_start(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def attempt(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """One question of a running attempt (``?q=`` its number); after submission, the review."""
     try:
-        page = services.attempt_page(user=request.user, pk=pk, position=_int(request.GET.get("q"), 1))
+        page = services.attempt_page(
+            user=request.user, pk=pk, position=_int(request.GET.get("q"), 1)
+        )
     except services.DeadlinePassed:
         return redirect("exams:attempt_review", pk=pk)
     version = page.test_item.version
@@ -237,9 +237,7 @@ def item_create(request: AuthenticatedRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def item_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     item = services.item_get_for_editor(user=request.user, pk=pk)
-    form = ItemForm(
-        request.POST or None, item_type=item.type, initial=ItemForm.initial_for(item)
-    )
+    form = ItemForm(request.POST or None, item_type=item.type, initial=ItemForm.initial_for(item))
     if request.method == "POST" and form.is_valid():
         try:
             services.item_save(user=request.user, data=form.bank_data(), item=item)

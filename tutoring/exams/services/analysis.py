@@ -18,6 +18,7 @@ from tutoring.exams.services.scoring import LABELS
 
 # Below these a teacher should look at the item again.
 FACILITY_LOW, FACILITY_HIGH, DISCRIMINATION_LOW = 0.2, 0.95, 0.15
+MIN_ANSWERS = 5  # fewer answers say little about an item's difficulty
 
 
 @dataclass
@@ -119,9 +120,9 @@ def exam_results(*, user: User, pk: int) -> TestResults:
             ]
             if any(chosen[i] > chosen[key] for i in range(4) if i != key):
                 row.flags.append(_("a wrong option was chosen more often than the key"))
-        if facility is not None and facility < FACILITY_LOW:
+        if facility is not None and facility < FACILITY_LOW and len(marks) >= MIN_ANSWERS:
             row.flags.append(_("very hard: check the key"))
-        if facility is not None and facility > FACILITY_HIGH and len(marks) >= 5:
+        if facility is not None and facility > FACILITY_HIGH and len(marks) >= MIN_ANSWERS:
             row.flags.append(_("very easy"))
         if discrimination is not None and discrimination < DISCRIMINATION_LOW:
             row.flags.append(_("does not separate stronger from weaker students"))

@@ -418,7 +418,8 @@ def attempt_state(*, user: User, pk: int) -> AttemptState:
     """A running attempt for an API client: every question (no key) with the saved answer."""
     attempt = attempt_check_time(attempt_get(user=user, pk=pk))
     answers = {
-        a.test_item_id: a for a in AttemptAnswer.objects.filter(attempt=attempt).only(
+        a.test_item_id: a
+        for a in AttemptAnswer.objects.filter(attempt=attempt).only(
             "test_item_id", "answer", "saved_at"
         )
     }

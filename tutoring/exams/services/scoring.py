@@ -155,7 +155,9 @@ def answer_view(
         }
     if item_type == "matching":
         pairs = answer.get("pairs") or {}
-        right = [{"index": i, "label": LABELS[i], "text": t} for i, t in enumerate(content["right"])]
+        right = [
+            {"index": i, "label": LABELS[i], "text": t} for i, t in enumerate(content["right"])
+        ]
         return {
             "left": [
                 {"index": i, "number": i + 1, "text": text, "chosen": pairs.get(str(i))}
