@@ -14,15 +14,32 @@ from tutoring.exams.services.scoring import (
 )
 
 CHOICE = {"options": ["0 °C", "100 °C", "+4 °C", "+20 °C"], "answer": 2}
-MATCHING = {"left": ["a", "b", "c", "d"], "right": ["1", "2", "3", "4", "5"], "pairs": [[0, 3], [1, 1], [2, 2], [3, 0]]}  # fmt: skip
+MATCHING = {
+    "left": ["a", "b", "c", "d"],
+    "right": ["1", "2", "3", "4", "5"],
+    "pairs": [[0, 3], [1, 1], [2, 2], [3, 0]],
+}
 WORDS = {"answers": ["ҳуҷайра"]}
 NUMBER = {"numeric": {"value": 11.2, "tolerance": 0.05}}
 
 
 @pytest.mark.parametrize(
     ("label", "index"),
-    [("А", 0), ("Б", 1), ("В", 2), ("Г", 3), ("A", 0), ("B", 1), ("C", 2), ("D", 3), ("в)", 2), ("4", 3), ("Д", None), ("5", None)],
-)  # fmt: skip
+    [
+        ("А", 0),
+        ("Б", 1),
+        ("В", 2),
+        ("Г", 3),
+        ("A", 0),
+        ("B", 1),
+        ("C", 2),
+        ("D", 3),
+        ("в)", 2),
+        ("4", 3),
+        ("Д", None),
+        ("5", None),
+    ],
+)
 def test_printed_labels_name_options_in_both_alphabets(label: str, index: int | None) -> None:
     assert label_index(label) == index
 
@@ -35,8 +52,17 @@ def test_printed_labels_are_stripped_from_options() -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("11,2", 11.2), ("11.2", 11.2), (" −3 ", -3.0), ("1 000", 1000.0), (",5", 0.5), ("12a", None), ("", None), ("1,2,3", None)],
-)  # fmt: skip
+    [
+        ("11,2", 11.2),
+        ("11.2", 11.2),
+        (" −3 ", -3.0),
+        ("1 000", 1000.0),
+        (",5", 0.5),
+        ("12a", None),
+        ("", None),
+        ("1,2,3", None),
+    ],
+)
 def test_numbers_are_read_with_a_comma_or_a_point(text: str, value: float | None) -> None:
     assert parse_number(text) == value
 
@@ -66,8 +92,15 @@ def test_matching_earns_points_per_pair_and_needs_every_pair() -> None:
 
 @pytest.mark.parametrize(
     ("typed", "right"),
-    [("ҳуҷайра", True), ("Ҳуҷайра.", True), ("худжайра", False), ("хучайра", True), ("ҳуҷaйра", True), ("ҳуҷайраҳо", False)],
-)  # fmt: skip
+    [
+        ("ҳуҷайра", True),
+        ("Ҳуҷайра.", True),
+        ("худжайра", False),
+        ("хучайра", True),
+        ("ҳуҷaйра", True),
+        ("ҳуҷайраҳо", False),
+    ],
+)
 def test_short_words_compare_after_tajik_normalisation(typed: str, right: bool) -> None:
     # Russian letters for Tajik ones (х for ҳ, ч for ҷ) and a Latin "a" inside the word.
     assert score("short", WORDS, {"text": typed})[0] is right

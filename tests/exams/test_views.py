@@ -15,9 +15,9 @@ from tests.conftest import People, client_for
 from tests.soro_web.test_page_weight import page_weight
 from tutoring.exams.models import Attempt, ExamTest, Item, PracticeAnswer
 from tutoring.exams.services import (
+    assigned_start,
     attempt_answer_save,
     attempt_submit,
-    assigned_start,
     practice_topics,
 )
 
@@ -121,7 +121,8 @@ def test_a_teacher_writes_approves_assigns_and_reads_the_analysis(people: People
     form = {
         "topic": "biology-9-01-01", "part": "B", "difficulty": "1",
         "stem": "Кадом органоид фотосинтез мекунад?", "explanation": "Дар хлоропластҳо.",
-        "option_0": "Митохондрия", "option_1": "Хлоропласт", "option_2": "Рибосома", "option_3": "Ядро",
+        "option_0": "Митохондрия", "option_1": "Хлоропласт",
+        "option_2": "Рибосома", "option_3": "Ядро",
         "answer": "1",
     }  # fmt: skip
     bad = teacher.post(

@@ -17,7 +17,7 @@ class ItemVersionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["number", "stem", "created_by", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["number", "stem", "created_by", "created_at"]
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

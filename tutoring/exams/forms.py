@@ -165,9 +165,12 @@ class ItemForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    classroom = forms.ModelChoiceField(label=_("Class"), queryset=None)  # type: ignore[arg-type]
+    classroom: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        label=_("Class"),
+        queryset=None,  # type: ignore[arg-type]
+    )
     title = forms.CharField(label=_("Title"), max_length=200)
-    blueprint = forms.ModelChoiceField(
+    blueprint: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
         label=_("Shape of the test"),
         queryset=None,  # type: ignore[arg-type]
         required=False,

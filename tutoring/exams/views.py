@@ -282,8 +282,8 @@ def bank_export(request: AuthenticatedRequest, file_format: str) -> HttpResponse
     text = services.bank_export_for(user=request.user, file_format=file_format)
     content_type = "text/csv" if file_format == "csv" else "application/json"
     response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(
-        True, f"soro-questions.{file_format}"
+    response["Content-Disposition"] = (
+        content_disposition_header(True, f"soro-questions.{file_format}") or "attachment"
     )
     return response
 
@@ -330,5 +330,7 @@ def test_results(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def test_results_csv(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     text = services.exam_results_csv(user=request.user, pk=pk)
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, f"test-{pk}-results.csv")
+    response["Content-Disposition"] = (
+        content_disposition_header(True, f"test-{pk}-results.csv") or "attachment"
+    )
     return response

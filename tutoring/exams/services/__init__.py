@@ -42,7 +42,6 @@ from tutoring.exams.services.bank import (
     item_save,
     items_for_teacher,
 )
-from tutoring.exams.services.scoring import answer_view, question_public
 from tutoring.exams.services.practice import (
     practice_answer,
     practice_item,
@@ -50,14 +49,15 @@ from tutoring.exams.services.practice import (
     practice_topics,
     topic_get,
 )
+from tutoring.exams.services.scoring import answer_view, question_public
 
 __all__ = [
     "DEMO_BANK",
     "DEMO_BLUEPRINTS",
     "DeadlinePassed",
     "ImportReport",
-    "assigned_start",
     "answer_view",
+    "assigned_start",
     "attempt_answer_save",
     "attempt_check_time",
     "attempt_get",
@@ -87,6 +87,7 @@ __all__ = [
     "item_key",
     "item_save",
     "items_for_teacher",
+    "mock_start",
     "practice_answer",
     "practice_item",
     "practice_next",

@@ -76,7 +76,9 @@ def blueprints_import(*, path: Path = DEMO_BLUEPRINTS) -> list[Blueprint]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise ValidationError(_("Cannot read %(path)s: %(error)s") % {"path": path, "error": error})
+        raise ValidationError(
+            _("Cannot read %(path)s: %(error)s") % {"path": path, "error": error}
+        ) from None
     rows = document.get("blueprints") if isinstance(document, dict) else None
     if not isinstance(rows, list):
         raise ValidationError(_("%(path)s has no blueprints") % {"path": path})

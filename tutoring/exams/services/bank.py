@@ -96,7 +96,7 @@ def _content(kind: str, data: Mapping[str, Any], problems: list[str]) -> dict[st
             isinstance(p, list | tuple) and len(p) == 2 and all(isinstance(i, int) for i in p)
             for p in pairs
         )
-        if not ok or not left or not right:
+        if not ok or not left or not right or not isinstance(pairs, list):
             problems.append(_("the pairs must name every left item once"))
             return {}
         lefts = sorted(p[0] for p in pairs)

@@ -84,7 +84,9 @@ def answer_parse(*, item_type: str, content: Mapping[str, Any], data: Any) -> di
             try:
                 right = int(raw)  # type: ignore[arg-type]
             except (TypeError, ValueError):
-                raise ValidationError(_("That pairing is not one of the choices."), code="pairs")
+                raise ValidationError(
+                    _("That pairing is not one of the choices."), code="pairs"
+                ) from None
             if not 0 <= right < len(content["right"]):
                 raise ValidationError(_("That pairing is not one of the choices."), code="pairs")
             pairs[str(left)] = right
