@@ -40,15 +40,15 @@ def test_a_bad_file_names_its_rows_and_keeps_nothing(curriculum, tmp_path: Path)
     with pytest.raises(CommandError) as error:
         call_command("import_questions", str(path))
     message = str(error.value)
-    assert "row 2 (math-002)" in message and "row 4 (math-004)" in message
-    assert "row 5 (math-005)" in message and "row 1 " not in message
+    assert "сатри 2 (math-002)" in message and "сатри 4 (math-004)" in message
+    assert "сатри 5 (math-005)" in message and "сатри 1 " not in message
     assert Item.objects.count() == 0
 
 
 def test_malformed_json_and_missing_file_are_clear(curriculum, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "bank.json"
     path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(CommandError, match="not valid JSON"):
+    with pytest.raises(CommandError, match="Файл JSON-и дуруст нест"):
         call_command("import_questions", str(path))
     with pytest.raises(CommandError, match="No such file"):
         call_command("import_questions", str(tmp_path / "none.json"))
