@@ -280,10 +280,11 @@ def item_approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_GET
 def bank_export(request: AuthenticatedRequest, file_format: str) -> HttpResponse:
     text = services.bank_export_for(user=request.user, file_format=file_format)
-    content_type = "text/csv" if file_format == "csv" else "application/json"
+    content_type = services.EXPORT_FORMATS[file_format]
     response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
     response["Content-Disposition"] = (
-        content_disposition_header(True, f"soro-questions.{file_format}") or "attachment"
+        content_disposition_header(True, f"soro-questions.{file_format.replace('gift', 'txt')}")
+        or "attachment"
     )
     return response
 

@@ -30,6 +30,7 @@ from tutoring.exams.services.attempts import (
 )
 from tutoring.exams.services.bank import (
     DEMO_BANK,
+    EXPORT_FORMATS,
     ImportReport,
     bank_export,
     bank_export_for,
@@ -54,6 +55,7 @@ from tutoring.exams.services.scoring import answer_view, question_public
 __all__ = [
     "DEMO_BANK",
     "DEMO_BLUEPRINTS",
+    "EXPORT_FORMATS",
     "DeadlinePassed",
     "ImportReport",
     "answer_view",

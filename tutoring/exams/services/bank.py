@@ -32,6 +32,12 @@ CSV_COLUMNS = [
     "explanation", "source", "ref_book", "ref_subject", "ref_grade", "ref_page",
 ]  # fmt: skip
 LIST_SEPARATOR = " | "
+EXPORT_FORMATS = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "gift": "text/plain",
+    "xml": "application/xml",
+}
 
 
 @dataclass
@@ -263,8 +269,12 @@ def _csv_item(row: Mapping[str, str]) -> dict[str, Any]:
 
 
 def bank_parse(*, text: str, file_format: str) -> list[dict[str, Any]]:
-    """The items of a bank file (``json`` or ``csv``) as dicts; a ``ValidationError`` when
-    the file itself cannot be read."""
+    """The items of a bank file (``json``, ``csv`` or Moodle ``xml``) as dicts; a
+    ``ValidationError`` when the file itself cannot be read."""
+    if file_format == "xml":
+        from tutoring.exams.services.moodle import moodle_xml_to_items
+
+        return moodle_xml_to_items(text)
     if file_format == "json":
         try:
             document = json.loads(text)
@@ -310,6 +320,9 @@ def bank_import(
     seen: set[str] = set()
     for number, data in enumerate(raw_items, start=1):
         where = _("row %(number)s (%(id)s)") % {"number": number, "id": data.get("id") or "?"}
+        topic = topics.get(str(data.get("topic") or ""))
+        if topic is not None and "subject" not in data:  # Moodle files name only the topic
+            data = {**data, "subject": topic.subject.code, "grade": topic.grade.number}
         try:
             item = item_clean(data, topics=topics, where=where)
         except ValidationError as error:
@@ -333,7 +346,7 @@ def bank_import(
 
 
 def bank_import_file(*, path: Path, approve: bool = False) -> ImportReport:
-    file_format = "csv" if path.suffix.lower() == ".csv" else "json"
+    file_format = {".csv": "csv", ".xml": "xml"}.get(path.suffix.lower(), "json")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -414,8 +427,13 @@ def item_as_dict(item: Item) -> dict[str, Any]:
 
 
 def bank_export(*, items: Iterable[Item], file_format: str) -> str:
-    """Items as a bank file that :func:`bank_import` reads back unchanged."""
+    """Items as a bank file (JSON, CSV or Moodle XML) that :func:`bank_import` reads back
+    unchanged, or as GIFT for Moodle (export only)."""
     dicts = [item_as_dict(item) for item in items]
+    if file_format in ("gift", "xml"):
+        from tutoring.exams.services.moodle import items_to_gift, items_to_moodle_xml
+
+        return items_to_gift(dicts) if file_format == "gift" else items_to_moodle_xml(dicts)
     if file_format == "json":
         document = {"format": BANK_FORMAT, "version": 1, "items": dicts}
         return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
@@ -530,8 +548,8 @@ def bank_export_for(*, user: User, file_format: str) -> str:
     """The items a teacher sees (their school's and the approved bank) as JSON or CSV."""
     from django.http import Http404
 
-    if file_format not in ("json", "csv"):
-        raise Http404(_("Export as json or csv."))
+    if file_format not in EXPORT_FORMATS:
+        raise Http404(_("Export as json, csv, gift or xml."))
     items = Item.objects.filter(
         pk__in=[item.pk for item in items_for_teacher(user=user) if item.current_id]
     ).select_related("current", "topic__subject", "topic__grade")
