@@ -218,11 +218,12 @@ def test_a_closed_class_test_cannot_be_started(people: People, bank) -> None:  #
     assert not Attempt.objects.exists()
 
 
-def test_the_bank_exports_as_json_and_csv(people: People, bank) -> None:  # type: ignore[no-untyped-def]
+def test_the_bank_exports_as_json_and_moodle_xml(people: People, bank) -> None:  # type: ignore[no-untyped-def]
     teacher = client_for(people.teacher)
     response = teacher.get(reverse("exams:bank_export", kwargs={"file_format": "json"}))
     assert response.status_code == 200 and response.json()["format"] == "soro-question-bank"
     assert len(response.json()["items"]) == 236
-    assert (
-        teacher.get(reverse("exams:bank_export", kwargs={"file_format": "xml"})).status_code == 404
-    )
+    xml = teacher.get(reverse("exams:bank_export", kwargs={"file_format": "xml"}))
+    assert xml.status_code == 200 and xml["Content-Type"].startswith("application/xml")
+    pdf = teacher.get(reverse("exams:bank_export", kwargs={"file_format": "pdf"}))
+    assert pdf.status_code == 404
