@@ -111,7 +111,9 @@ def answer_for(page: str) -> dict[str, str]:
     pairs = re.findall(r'name="(pair-\d)"', page)
     if pairs:
         return {name: str(random.randrange(4)) for name in pairs}
-    return {"text": random.choice(["12,5", "хлоропласт", "3"])}
+    if 'inputmode="decimal"' in page:  # a number is asked for
+        return {"text": random.choice(["12,5", "3", "0.8"])}
+    return {"text": random.choice(["хлоропласт", "ҳуҷайра"])}
 
 
 def student(
