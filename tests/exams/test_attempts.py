@@ -172,6 +172,15 @@ def test_the_sweep_submits_overdue_attempts_once(people: People, attempt: Attemp
     assert Attempt.objects.get(pk=attempt.pk).submitted_at == first
 
 
+def test_the_celery_task_submits_overdue_attempts(people: People, attempt: Attempt) -> None:
+    from tutoring.exams.tasks import attempts_submit_overdue_task
+
+    Attempt.objects.filter(pk=attempt.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    attempts_submit_overdue_task.delay()
+    attempt.refresh_from_db()
+    assert attempt.is_submitted and attempt.is_auto_submitted
+
+
 def test_a_second_submit_changes_nothing(people: People, attempt: Attempt) -> None:
     first = attempt_submit(attempt_id=attempt.pk, user=people.student)
     choice = items_by_type(attempt)["choice"]
