@@ -119,7 +119,7 @@ def _draw(blueprint: Blueprint, rng: random.Random) -> list[tuple[ItemVersion, s
             items = Item.objects.approved().filter(subject__code=section["subject"], type=kind)
             if section.get("part"):
                 items = items.filter(part=section["part"])
-            pool = list(items.values_list("current_id", flat=True))
+            pool = list(items.filter(current__isnull=False).values_list("current_id", flat=True))
             if len(pool) < count:
                 raise ValidationError(
                     _(

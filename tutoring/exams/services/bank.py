@@ -470,14 +470,24 @@ def bank_export(*, items: Iterable[Item], file_format: str) -> str:
 # --- the browser ----------------------------------------------------------------------
 
 
-def items_for_teacher(*, user: User, topic_id: int | None = None) -> list[Item]:
-    """The items a teacher may edit (drafts first), and every approved item of the bank."""
-    items = Item.objects.filter(
+def _items_for_teacher(user: User) -> Any:
+    return Item.objects.filter(
         Q(pk__in=Item.objects.editable_by(user).values("pk")) | Q(status=Item.Status.APPROVED)
     )
+
+
+ITEM_LIST_LIMIT = 500
+
+
+def items_for_teacher(*, user: User, topic_id: int | None = None) -> list[Item]:
+    """The items a teacher may edit (drafts first), and every approved item of the bank
+    (the first ``ITEM_LIST_LIMIT``; the exports have them all)."""
+    items = _items_for_teacher(user)
     if topic_id:
         items = items.filter(topic_id=topic_id)
-    return list(items.select_related("topic", "current").order_by("status", "code")[:500])
+    return list(
+        items.select_related("topic", "current").order_by("status", "code")[:ITEM_LIST_LIMIT]
+    )
 
 
 def item_get_for_editor(*, user: User, pk: int) -> Item:
@@ -550,7 +560,10 @@ def bank_export_for(*, user: User, file_format: str) -> str:
 
     if file_format not in EXPORT_FORMATS:
         raise Http404(_("Export as json, csv, gift or xml."))
-    items = Item.objects.filter(
-        pk__in=[item.pk for item in items_for_teacher(user=user) if item.current_id]
-    ).select_related("current", "topic__subject", "topic__grade")
+    items = (
+        _items_for_teacher(user)
+        .filter(current__isnull=False)
+        .select_related("current", "topic__subject", "topic__grade")
+        .order_by("code")
+    )
     return bank_export(items=items, file_format=file_format)
