@@ -201,6 +201,16 @@ def test_a_teacher_writes_approves_assigns_and_reads_the_analysis(people: People
         .status_code
         == 404
     )
+    history_url = reverse(
+        "exams:student_history", kwargs={"pk": people.classroom.pk, "student_pk": students[2].pk}
+    )
+    history = teacher.get(history_url).content.decode()
+    assert "Санҷиши биология" in history and "0,00 / 5,00" in history
+    other_class = reverse(
+        "exams:student_history",
+        kwargs={"pk": people.classroom.pk, "student_pk": people.student_other.pk},
+    )
+    assert teacher.get(other_class).status_code == 404
 
 
 def test_a_closed_class_test_cannot_be_started(people: People, bank) -> None:  # type: ignore[no-untyped-def]

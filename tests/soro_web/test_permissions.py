@@ -351,6 +351,9 @@ MATRIX: dict[str, Rule] = {
     ),
     "exams:test_results": Rule("get", CLASS_TEST, kwargs=exam_test),
     "exams:test_results_csv": Rule("get", CLASS_TEST, kwargs=exam_test),
+    "exams:student_history": Rule(
+        "get", CLASS_TEST, kwargs=lambda p: {"pk": p.classroom.pk, "student_pk": p.student.pk}
+    ),
     "api:exams_practice_topics": Rule("get", STUDENT_API),
     "api:exams_practice_next": Rule(
         "get", STUDENT_API, data=lambda p: {"topic_id": an_exam(p).item.topic_id}

@@ -335,3 +335,11 @@ def test_results_csv(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         content_disposition_header(True, f"test-{pk}-results.csv") or "attachment"
     )
     return response
+
+
+@role_required("teacher", "staff")
+@require_GET
+def student_history(request: AuthenticatedRequest, pk: int, student_pk: int) -> HttpResponse:
+    """One student of the teacher's class: every attempt and the topics practised."""
+    history = services.student_history(user=request.user, classroom_id=pk, student_id=student_pk)
+    return render(request, "exams/student_history.html", {"history": history})

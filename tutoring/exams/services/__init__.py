@@ -6,6 +6,7 @@ from tutoring.exams.services.analysis import (
     exam_get_for_teacher,
     exam_results,
     exam_results_csv,
+    student_history,
 )
 from tutoring.exams.services.attempts import (
     DEMO_BLUEPRINTS,
@@ -95,5 +96,6 @@ __all__ = [
     "practice_next",
     "practice_topics",
     "question_public",
+    "student_history",
     "topic_get",
 ]

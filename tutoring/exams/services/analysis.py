@@ -8,11 +8,12 @@ import io
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from soro_web.accounts.models import User
+from soro_web.accounts.models import Classroom, User
 from tutoring.exams.models import Attempt, AttemptAnswer, ExamTest, TestItem
 from tutoring.exams.services.scoring import LABELS
 
@@ -163,3 +164,28 @@ def exam_results_csv(*, user: User, pk: int) -> str:
             ]
         )
     return out.getvalue()
+
+
+@dataclass
+class StudentHistory:
+    classroom: Classroom
+    student: User
+    attempts: list[Attempt]
+    topics: list[Any]  # practice.TopicMastery of the topics the student practised
+
+
+def student_history(*, user: User, classroom_id: int, student_id: int) -> StudentHistory:
+    """A student's attempts and practice mastery, for the teacher of their class (or staff)."""
+    from tutoring.exams.services.practice import practice_topics
+
+    classroom = Classroom.objects.visible_to(user).filter(pk=classroom_id).first()
+    if classroom is None or not (user.is_teacher or user.is_staff):
+        raise Http404(_("No such class."))
+    student = User.objects.filter(pk=student_id, enrollments__classroom=classroom).first()
+    if student is None:
+        raise Http404(_("No such student in this class."))
+    attempts = list(
+        Attempt.objects.filter(student=student).select_related("test").order_by("-started_at")
+    )
+    topics = [topic for topic in practice_topics(student=student) if topic.answered]
+    return StudentHistory(classroom=classroom, student=student, attempts=attempts, topics=topics)
