@@ -133,3 +133,32 @@ def test_a_teacher_writes_approves_assigns_and_reads_the_analysis(page, people: 
     page.reload()
     analysis = page.inner_text("main")
     assert item.code in analysis and "Б: 1" in analysis
+
+
+@pytest.mark.usefixtures("bank")
+def test_practice_goes_on_offline_and_answers_are_sent_once(page, people: People) -> None:  # type: ignore[no-untyped-def]
+    from tutoring.exams.models import PracticeAnswer
+
+    sign_in(page, "student")
+    item = Item.objects.get(code="chem-019")
+    Item.objects.filter(topic=item.topic).exclude(pk=item.pk).update(status="draft")
+    page.goto(f"/exams/practice/offline/{item.topic_id}/")
+    page.wait_for_selector("#question form")
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_timeout(1000)  # the worker keeps the page, its pack and its files
+    page.context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("#question input[name=choice]")
+    page.locator("#question input[name=choice]").nth(2).check()
+    page.click("#question button[type=submit]")
+    page.wait_for_selector(".feedback.right")
+    assert item.current.explanation in page.inner_text(".feedback")
+    assert "1" in page.inner_text("#offline-queue")
+    assert not PracticeAnswer.objects.exists()
+    page.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_function("document.querySelector('#offline-queue').innerText.includes('0')")
+    page.reload()  # sends nothing again
+    page.wait_for_selector("#question form")
+    page.wait_for_timeout(500)
+    assert list(PracticeAnswer.objects.values_list("item_id", "is_correct")) == [(item.pk, True)]

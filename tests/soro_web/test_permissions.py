@@ -324,6 +324,17 @@ MATRIX: dict[str, Rule] = {
         "get", only({S, SO}, 302, 403, 302), data=lambda p: {"topic": an_exam(p).item.topic_id}
     ),
     "exams:practice_item": Rule("get", STUDENT_PAGE, kwargs=exam_item),
+    "exams:practice_offline": Rule(
+        "get", STUDENT_PAGE, kwargs=lambda p: {"pk": an_exam(p).item.topic_id}
+    ),
+    "exams:practice_pack": Rule(
+        "get", STUDENT_PAGE, kwargs=lambda p: {"pk": an_exam(p).item.topic_id}
+    ),
+    # An empty list: nothing to store, the same answer for every student.
+    "exams:practice_sync": Rule(
+        "post", only({S, SO}, 200, 403, 302), data=lambda p: {"answers": []}, json=True
+    ),
+    "exams:practice_worker": Rule("get", every(200)),
     "exams:mock_start": Rule(
         "post", only({S, SO}, 302, 403, 302), data=lambda p: {"blueprint": an_exam(p).blueprint.pk}
     ),

@@ -373,6 +373,8 @@ class PracticeAnswer(models.Model):
     answer = models.JSONField(_("answer"))
     is_correct = models.BooleanField(_("correct"))
     answered_at = models.DateTimeField(_("answered"), default=timezone.now)
+    # Set by the offline practice page: a repeated sync of the same answer stores nothing.
+    client_id = models.UUIDField(_("offline answer id"), null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-answered_at"]

@@ -8,6 +8,10 @@ urlpatterns = [
     path("exams/", views.exams_home, name="home"),
     path("exams/practice/", views.practice_next, name="practice_next"),
     path("exams/practice/<int:pk>/", views.practice_item, name="practice_item"),
+    path("exams/practice/offline/<int:pk>/", views.practice_offline, name="practice_offline"),
+    path("exams/practice/offline/<int:pk>/pack.json", views.practice_pack, name="practice_pack"),
+    path("exams/practice/sync/", views.practice_sync, name="practice_sync"),
+    path("exams/practice/sw.js", views.practice_worker, name="practice_worker"),
     path("exams/mock/", views.mock_start, name="mock_start"),
     path("exams/attempts/<int:pk>/", views.attempt, name="attempt"),
     path(

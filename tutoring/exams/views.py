@@ -3,11 +3,13 @@ class tests and item analysis for teachers. Every htmx form also posts without J
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
@@ -343,3 +345,50 @@ def student_history(request: AuthenticatedRequest, pk: int, student_pk: int) -> 
     """One student of the teacher's class: every attempt and the topics practised."""
     history = services.student_history(user=request.user, classroom_id=pk, student_id=student_pk)
     return render(request, "exams/student_history.html", {"history": history})
+
+
+# --- offline practice --------------------------------------------------------------------
+
+
+@role_required("student")
+@require_GET
+def practice_offline(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """A topic's practice page that keeps working offline (service worker + a pack of the
+    topic's approved items); answers wait in the browser and are sent once when online."""
+    topic = services.topic_get(topic_id=pk)
+    return render(request, "exams/offline.html", {"topic": topic})
+
+
+@role_required("student")
+@require_GET
+def practice_pack(request: AuthenticatedRequest, pk: int) -> JsonResponse:
+    return JsonResponse(services.practice_pack(student=request.user, topic_id=pk))
+
+
+@role_required("student")
+@require_POST
+def practice_sync(request: AuthenticatedRequest) -> JsonResponse:
+    """Answers given offline: ``{"answers": [{"client_id", "item_id", "answer"}]}``."""
+    try:
+        payload = json.loads(request.body or b"{}")
+        answers = payload["answers"]
+        if not isinstance(answers, list):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"detail": _("Send a list of answers.")}, status=422)
+    report = services.practice_sync(student=request.user, answers=answers[:500])
+    return JsonResponse(
+        {"stored": report.stored, "repeated": report.repeated, "refused": report.refused}
+    )
+
+
+@require_GET
+def practice_worker(request: HttpRequest) -> HttpResponse:
+    """The service worker script, served under /exams/practice/ so that it may control the
+    offline practice pages."""
+    path = finders.find("soro/practice-worker.js")
+    assert path is not None
+    with open(path, encoding="utf-8") as handle:
+        response = HttpResponse(handle.read(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response

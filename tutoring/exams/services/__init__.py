@@ -48,6 +48,8 @@ from tutoring.exams.services.practice import (
     practice_answer,
     practice_item,
     practice_next,
+    practice_pack,
+    practice_sync,
     practice_topics,
     topic_get,
 )
@@ -94,6 +96,8 @@ __all__ = [
     "practice_answer",
     "practice_item",
     "practice_next",
+    "practice_pack",
+    "practice_sync",
     "practice_topics",
     "question_public",
     "student_history",

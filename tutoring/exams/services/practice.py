@@ -18,7 +18,7 @@ from soro_web.accounts.models import User
 from soro_web.curriculum.models import Topic
 from tutoring.exams.models import Item, PracticeAnswer
 from tutoring.exams.services.attempts import citation_for
-from tutoring.exams.services.scoring import answer_parse, answer_score, key_text
+from tutoring.exams.services.scoring import answer_parse, answer_score, key_text, question_public
 
 WEAK_BELOW = 0.6  # a practised topic under this mastery counts as weak
 
@@ -167,3 +167,88 @@ def topic_get(*, topic_id: int) -> Topic:
     if topic is None:
         raise Http404(_("No such topic."))
     return topic
+
+
+def practice_pack(*, student: User, topic_id: int) -> dict[str, Any]:
+    """A topic's approved items with keys and explanations, for practising offline. Only
+    practice items: the questions of a mock exam or class test are never in a pack."""
+    if not student.is_student:
+        raise PermissionDenied(_("Practice is for students."))
+    topic = topic_get(topic_id=topic_id)
+    items = []
+    for item in (
+        Item.objects.approved().filter(topic=topic, current__isnull=False).select_related("current")
+    ):
+        version = item.current
+        assert version is not None
+        citation, url = citation_for(version, topic.name)
+        items.append(
+            {
+                "id": item.pk,
+                **question_public(
+                    item_type=version.type, stem=version.stem, content=version.content
+                ),
+                "key": version.content,
+                "key_text": key_text(item_type=version.type, content=version.content),
+                "explanation": version.explanation,
+                "citation": citation,
+                "citation_url": url,
+            }
+        )
+    return {"topic": {"id": topic.pk, "name": topic.name}, "items": items}
+
+
+@dataclass
+class SyncReport:
+    stored: int
+    repeated: int
+    refused: list[str]
+
+
+def practice_sync(*, student: User, answers: list[Mapping[str, Any]]) -> SyncReport:
+    """Store answers given offline, each exactly once (by its ``client_id``), scored again
+    on the server. An answer for an item that is gone or malformed is refused by id."""
+    import uuid
+
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
+    if not student.is_student:
+        raise PermissionDenied(_("Practice is for students."))
+    report = SyncReport(stored=0, repeated=0, refused=[])
+    for entry in answers:
+        try:
+            client_id = uuid.UUID(str(entry.get("client_id")))
+            item = practice_item(student=student, item_id=int(entry.get("item_id") or 0))
+        except (ValueError, Http404):
+            report.refused.append(str(entry.get("client_id")))
+            continue
+        if PracticeAnswer.objects.filter(client_id=client_id).exists():
+            report.repeated += 1
+            continue
+        version = item.current
+        assert version is not None
+        try:
+            answer = answer_parse(
+                item_type=version.type, content=version.content, data=entry.get("answer") or {}
+            )
+        except ValidationError:
+            report.refused.append(str(client_id))
+            continue
+        score = answer_score(item_type=version.type, content=version.content, answer=answer)
+        try:
+            with transaction.atomic():
+                PracticeAnswer.objects.create(
+                    student=student,
+                    item=item,
+                    version=version,
+                    topic_id=item.topic_id,
+                    answer=answer,
+                    is_correct=score.is_correct,
+                    client_id=client_id,
+                )
+        except IntegrityError:  # the same answer arrived twice at once
+            report.repeated += 1
+            continue
+        report.stored += 1
+    return report
