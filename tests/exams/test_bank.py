@@ -98,3 +98,12 @@ def test_an_edit_adds_a_version_and_sends_the_item_back_to_draft(bank, people) -
     with pytest.raises(ValidationError):
         item_save(user=people.teacher, data={**data, "options": ["a", "a", "b", "c"]}, item=item)
     assert Item.objects.get(pk=item.pk).version == 2
+
+
+def test_staff_cannot_save_a_broken_blueprint(curriculum) -> None:  # type: ignore[no-untyped-def]
+    blueprint = Blueprint(code="x", name="X", minutes=10, sections=[{"subject": "math"}])
+    with pytest.raises(ValidationError) as error:
+        blueprint.full_clean()
+    assert "sections" in error.value.message_dict
+    blueprint.sections = [{"subject": "math", "counts": {"choice": 2}, "points": {"choice": 1}}]
+    blueprint.full_clean()

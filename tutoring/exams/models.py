@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -156,6 +157,29 @@ class ItemVersion(models.Model):
         return f"{self.item_id} v{self.number}"
 
 
+ITEM_TYPES = ("choice", "matching", "short")
+
+
+def blueprint_sections_valid(sections: Any) -> bool:
+    """A non-empty list of sections, each with a subject code and counts (and optional
+    points) per item type."""
+    if not isinstance(sections, list) or not sections:
+        return False
+    for section in sections:
+        if not isinstance(section, dict) or not isinstance(section.get("subject"), str):
+            return False
+        counts, points = section.get("counts"), section.get("points") or {}
+        if not isinstance(counts, dict) or not isinstance(points, dict):
+            return False
+        if not all(k in ITEM_TYPES and isinstance(v, int) and v >= 0 for k, v in counts.items()):
+            return False
+        if not all(
+            k in ITEM_TYPES and isinstance(v, int | float) and v >= 0 for k, v in points.items()
+        ):
+            return False
+    return True
+
+
 class Blueprint(models.Model):
     """The shape of a mock exam: sections (a subject, its part, item counts per type and
     points per type), a time limit and the scale of the reported score."""
@@ -176,6 +200,15 @@ class Blueprint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if not blueprint_sections_valid(self.sections):
+            raise ValidationError(
+                {
+                    "sections": _("%(where)s: each section needs a subject and counts per type")
+                    % {"where": _("sections")}
+                }
+            )
 
     @property
     def item_count(self) -> int:

@@ -29,9 +29,9 @@ from tutoring.exams.models import (
     Blueprint,
     ExamTest,
     Item,
-    ItemType,
     ItemVersion,
     TestItem,
+    blueprint_sections_valid,
 )
 from tutoring.exams.services.scoring import (
     answer_parse,
@@ -43,7 +43,6 @@ from tutoring.exams.services.scoring import (
 from tutoring.services import citation_text
 
 DEMO_BLUEPRINTS = Path(__file__).resolve().parent.parent / "data" / "blueprints.json"
-TYPES = [ItemType.CHOICE.value, ItemType.MATCHING.value, ItemType.SHORT.value]
 
 
 class DeadlinePassed(ValidationError):
@@ -56,18 +55,10 @@ class DeadlinePassed(ValidationError):
 def _check_sections(sections: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(sections, list) or not sections:
         raise ValidationError(_("%(where)s: no sections") % {"where": where})
-    for section in sections:
-        counts = section.get("counts") if isinstance(section, dict) else None
-        ok = (
-            isinstance(counts, dict)
-            and isinstance(section.get("subject"), str)
-            and all(k in TYPES and isinstance(v, int) and v >= 0 for k, v in counts.items())
-            and all(k in TYPES for k in (section.get("points") or {}))
+    if not blueprint_sections_valid(sections):
+        raise ValidationError(
+            _("%(where)s: each section needs a subject and counts per type") % {"where": where}
         )
-        if not ok:
-            raise ValidationError(
-                _("%(where)s: each section needs a subject and counts per type") % {"where": where}
-            )
     return sections
 
 
