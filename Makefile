@@ -26,6 +26,7 @@ setup: install
 	$(MANAGE) seed_demo
 	$(MANAGE) import_base_model
 	$(MANAGE) ingest_textbook --demo
+	$(MANAGE) import_questions --demo
 
 ## The test suite on the embedded defaults (no servers needed)
 test: install

@@ -69,6 +69,10 @@ def _register_routers() -> None:
 
     api.add_router("/", tutoring_router)
 
+    from tutoring.exams.api import router as exams_router
+
+    api.add_router("/", exams_router)
+
     from tutoring.tutor.api import router as tutor_router
 
     api.add_router("/", tutor_router)

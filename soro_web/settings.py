@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "soro_web.curriculum",
     "soro_web.lessons",
     "tutoring",
+    "tutoring.exams",
     "tutoring.tutor",
     "modelops",
 ]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("soro_web.lessons.urls")),
     path("", include("modelops.urls")),
     path("", include("tutoring.urls")),
+    path("", include("tutoring.exams.urls")),
     path("", include("tutoring.tutor.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

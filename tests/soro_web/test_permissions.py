@@ -159,6 +159,88 @@ CHATTERS = {S, SO, T, TO}
 CHAT_OWNER_ONLY = {A: 302, S: 200, SO: 404, T: 404, TO: 404, ST: 403}
 STUDENTS_TEACHER = {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 403}
 
+
+def an_exam(people: People):  # type: ignore[no-untyped-def]
+    """An approved item of the teacher's school, a one-item blueprint, the student's mock
+    attempt at it and a class test for the teacher's class (one set per test)."""
+    cached = getattr(people, "_exam", None)
+    if cached is not None:
+        return cached
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from soro_web.curriculum.models import Topic
+    from tutoring.exams.models import Blueprint
+    from tutoring.exams.services import exam_assign, item_approve, item_save, mock_start
+
+    topic = Topic.objects.filter(code="math-7-01-01").first() or TopicFactory()
+    item = item_save(
+        user=people.teacher,
+        data={
+            "type": "choice",
+            "topic": topic.code,
+            "part": "B",
+            "difficulty": 1,
+            "stem": "2 + 2 = ?",
+            "options": ["3", "4", "5", "6"],
+            "answer": 1,
+            "explanation": "Ду ва ду чор мешавад.",
+        },
+    )
+    item_approve(user=people.teacher, item=item)
+    blueprint = Blueprint.objects.create(
+        code="one",
+        name="Як савол",
+        minutes=5,
+        sections=[{"subject": topic.subject.code, "counts": {"choice": 1}}],
+    )
+    now = timezone.now()
+    exam = SimpleNamespace(
+        item=item,
+        blueprint=blueprint,
+        attempt=mock_start(student=people.student, blueprint_id=blueprint.pk),
+        test=exam_assign(
+            teacher=people.teacher,
+            classroom_id=people.classroom.pk,
+            title="Санҷиш",
+            minutes=5,
+            opens_at=now - timedelta(minutes=1),
+            closes_at=now + timedelta(days=1),
+            item_codes=[item.code],
+        ),
+    )
+    people._exam = exam  # type: ignore[attr-defined]
+    return exam
+
+
+def exam_item(people: People) -> dict[str, Any]:
+    return {"pk": an_exam(people).item.pk}
+
+
+def exam_attempt(people: People) -> dict[str, Any]:
+    return {"pk": an_exam(people).attempt.pk}
+
+
+def exam_attempt_api(people: People) -> dict[str, Any]:
+    return {"attempt_id": an_exam(people).attempt.pk}
+
+
+def exam_test(people: People) -> dict[str, Any]:
+    return {"pk": an_exam(people).test.pk}
+
+
+# Exam pages: students practise and sit their own attempts; teachers (and staff) the bank.
+STUDENT_PAGE = only({S, SO}, 200, 403, 302)
+OWN_ATTEMPT = {A: 302, S: 200, SO: 404, T: 403, TO: 403, ST: 403}
+OWN_ATTEMPT_POST = {**OWN_ATTEMPT, S: 302}
+SCHOOL_ITEM = {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 200}
+CLASS_TEST = {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 200}
+OWN_ATTEMPT_API = {A: 401, S: 200, SO: 404, T: 404, TO: 404, ST: 404}
+STUDENT_API = only({S, SO}, 200, 403, 401)
+
+
 # Who may use the lesson pages: the owner changes; the class's students and staff read.
 OWNER_ONLY_PAGE = {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 403}
 OWNER_ONLY_POST = {A: 302, S: 403, SO: 403, T: 302, TO: 404, ST: 403}
@@ -336,6 +418,80 @@ MATRIX: dict[str, Rule] = {
     "api:curriculum_subjects": Rule("get", signed_in(401, 200)),
     "api:curriculum_grades": Rule("get", signed_in(401, 200)),
     "api:curriculum_topics": Rule("get", signed_in(401, 200)),
+    "exams:home": Rule("get", only({S, SO, T, TO}, 200, 403, 302)),
+    "exams:practice_next": Rule(
+        "get", only({S, SO}, 302, 403, 302), data=lambda p: {"topic": an_exam(p).item.topic_id}
+    ),
+    "exams:practice_item": Rule("get", STUDENT_PAGE, kwargs=exam_item),
+    "exams:practice_offline": Rule(
+        "get", STUDENT_PAGE, kwargs=lambda p: {"pk": an_exam(p).item.topic_id}
+    ),
+    "exams:practice_pack": Rule(
+        "get", STUDENT_PAGE, kwargs=lambda p: {"pk": an_exam(p).item.topic_id}
+    ),
+    # An empty list: nothing to store, the same answer for every student.
+    "exams:practice_sync": Rule(
+        "post", only({S, SO}, 200, 403, 302), data=lambda p: {"answers": []}, json=True
+    ),
+    "exams:practice_worker": Rule("get", every(200)),
+    "exams:mock_start": Rule(
+        "post", only({S, SO}, 302, 403, 302), data=lambda p: {"blueprint": an_exam(p).blueprint.pk}
+    ),
+    "exams:attempt": Rule("get", OWN_ATTEMPT, kwargs=exam_attempt),
+    "exams:attempt_answer": Rule(
+        "post",
+        OWN_ATTEMPT_POST,
+        kwargs=lambda p: {**exam_attempt(p), "position": 1},
+        data=lambda p: {"choice": "1"},
+    ),
+    "exams:attempt_submit": Rule("post", OWN_ATTEMPT_POST, kwargs=exam_attempt),
+    # Before submission the review sends the student back to the questions.
+    "exams:attempt_review": Rule("get", {**OWN_ATTEMPT, S: 302}, kwargs=exam_attempt),
+    "exams:item_list": Rule("get", only({T, TO, ST}, 200, 403, 302)),
+    "exams:item_create": Rule("get", only({T, TO, ST}, 200, 403, 302)),
+    "exams:item_detail": Rule("get", SCHOOL_ITEM, kwargs=exam_item),
+    "exams:item_edit": Rule("get", SCHOOL_ITEM, kwargs=exam_item),
+    "exams:item_approve": Rule("post", {**SCHOOL_ITEM, T: 302, ST: 302}, kwargs=exam_item),
+    "exams:bank_export": Rule(
+        "get", only({T, TO, ST}, 200, 403, 302), kwargs=lambda p: {"file_format": "csv"}
+    ),
+    "exams:test_assign": Rule("get", only({T, TO}, 200, 403, 302)),
+    "exams:test_start": Rule(
+        "post", {A: 302, S: 302, SO: 404, T: 403, TO: 403, ST: 403}, kwargs=exam_test
+    ),
+    "exams:test_results": Rule("get", CLASS_TEST, kwargs=exam_test),
+    "exams:test_results_csv": Rule("get", CLASS_TEST, kwargs=exam_test),
+    "exams:student_history": Rule(
+        "get", CLASS_TEST, kwargs=lambda p: {"pk": p.classroom.pk, "student_pk": p.student.pk}
+    ),
+    "api:exams_practice_topics": Rule("get", STUDENT_API),
+    "api:exams_practice_next": Rule(
+        "get", STUDENT_API, data=lambda p: {"topic_id": an_exam(p).item.topic_id}
+    ),
+    "api:exams_practice_answer": Rule(
+        "post",
+        STUDENT_API,
+        kwargs=lambda p: {"item_id": an_exam(p).item.pk},
+        data=lambda p: {"choice": 1},
+        json=True,
+    ),
+    "api:exams_attempt_start": Rule(
+        "post",
+        only({S, SO}, 201, 403, 401),
+        data=lambda p: {"blueprint_id": an_exam(p).blueprint.pk},
+        json=True,
+    ),
+    "api:exams_attempt_detail": Rule("get", OWN_ATTEMPT_API, kwargs=exam_attempt_api),
+    "api:exams_attempt_answer": Rule(
+        "put",
+        OWN_ATTEMPT_API,
+        kwargs=lambda p: {**exam_attempt_api(p), "position": 1},
+        data=lambda p: {"choice": 1},
+        json=True,
+    ),
+    "api:exams_attempt_submit": Rule("post", OWN_ATTEMPT_API, kwargs=exam_attempt_api, json=True),
+    # Before submission the review is refused to its owner (403); others find nothing.
+    "api:exams_attempt_review": Rule("get", {**OWN_ATTEMPT_API, S: 403}, kwargs=exam_attempt_api),
 }
 
 # The admin namespace: staff only. Everyone else is sent to the admin's sign-in page.
@@ -496,6 +652,7 @@ def _admin_rows(people: People) -> None:
         edition=edition, textbook=edition.textbook, page=1, text="Сомониён", order=0
     )
     api_token_create(user=people.teacher)
+    an_exam(people)  # a question, a blueprint, a test and an attempt
     WorkerHeartbeat.objects.create(hostname="celery@test", last_seen=timezone.now())
     # Axes' own rows, for a username no test signs in as (a sign-in would reset them).
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog

@@ -26,12 +26,14 @@ from tutoring.services.passages import (
     passages_for_topic,
 )
 from tutoring.services.search import SearchResult, highlight, passages_search, text_normalize
+from tutoring.services.text import answer_text_key
 
 __all__ = [
     "ALLOWED_SUFFIXES",
     "DEMO_TEXTBOOKS",
     "PassageRef",
     "SearchResult",
+    "answer_text_key",
     "citation_text",
     "demo_textbooks",
     "edition_index_dir",

@@ -1,0 +1,1 @@
+"""Entrance-exam practice: the question bank, practice by topic, mock exams and item analysis."""
