@@ -280,7 +280,7 @@ SORO_GRADING_MIN_AGREEMENT = env_float("SORO_GRADING_MIN_AGREEMENT", 0.67, minim
 SORO_GRADING_CHUNK = env_int("SORO_GRADING_CHUNK", 20, minimum=1, maximum=10000)
 # Two answers to one question whose word-shingle Jaccard similarity reaches this are flagged
 # as copied.
-SORO_GRADING_COPY_SIMILARITY = env_float("SORO_GRADING_COPY_SIMILARITY", 0.7, minimum=0.0)
+SORO_GRADING_COPY_SIMILARITY = env_float("SORO_GRADING_COPY_SIMILARITY", 0.6, minimum=0.0)
 SORO_GRADING_MAX_NEW_TOKENS = env_int("SORO_GRADING_MAX_NEW_TOKENS", 160, minimum=8)
 SORO_MODELS_DIR = Path(env_str("SORO_MODELS_DIR", str(VAR_DIR / "models")) or "").resolve()
 # Tajik prose (Markdown or text files) that calibrates quantization and measures tokenizer

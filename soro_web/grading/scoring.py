@@ -15,8 +15,8 @@ from decimal import Decimal, InvalidOperation
 
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCTUATION = " \t\n.,;:!?«»\"'()[]{}–—-"
-_NUMBER = re.compile(r"^[+\-−]?\d[\d\s]*(?:[.,]\d+)?$|^[+\-−]?[.,]\d+$")
-_FRACTION = re.compile(r"^([+\-−]?\d+)\s*/\s*(\d+)$")
+_NUMBER = re.compile(r"^[+\-]?\d[\d\s]*(?:[.,]\d+)?$|^[+\-]?[.,]\d+$")
+_FRACTION = re.compile(r"^([+\-]?\d+)\s*/\s*(\d+)$")
 # Latin and Russian letters that look like or stand for Tajik ones in typed answers.
 _LOOKALIKES = str.maketrans(
     {
@@ -33,6 +33,10 @@ _LOOKALIKES = str.maketrans(
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def _number_text(text: str) -> str:
+    return unicodedata.normalize("NFC", text).strip().rstrip(".").replace("−", "-")
+
+
 def normalize_text(text: str) -> str:
     """Case, Unicode form, look-alike letters, spaces and surrounding punctuation do not
     count: "  Бухоро. " and "бухоро" are the same answer."""
@@ -45,7 +49,7 @@ def normalize_text(text: str) -> str:
 
 def parse_number(text: str) -> Decimal | None:
     """A number written as a student would: "2,5", "2.50", "−3", "1 000", "3/4"."""
-    cleaned = normalize_text(text).replace("−", "-")
+    cleaned = _number_text(text)
     fraction = _FRACTION.match(cleaned)
     if fraction:
         denominator = Decimal(fraction.group(2))
@@ -81,7 +85,21 @@ def exact_match(answer: str, expected: str) -> bool:
     return False
 
 
-def shingles(text: str, size: int = 3) -> frozenset[str]:
+#: Letters only Tajik has among Cyrillic alphabets: a text with them is Tajik whatever a
+#: language identifier says about a short sentence.
+TAJIK_LETTERS = frozenset("ҷҳқӣӯғҶҲҚӢӮҒ")
+
+
+def looks_tajik(text: str, language: str, confidence: float, *, min_confidence: float) -> bool:
+    """Whether to take ``text`` as Tajik, given what language ID said about it. Short
+    sentences are often misread (a Tajik sentence without ҷ ҳ қ ӣ ӯ ғ may come back as
+    Russian with low confidence), so only a confident other language counts against it."""
+    if any(ch in TAJIK_LETTERS for ch in text):
+        return True
+    return language == "tg" or confidence < min_confidence
+
+
+def shingles(text: str, size: int = 2) -> frozenset[str]:
     """Word ``size``-grams of the normalised text (the words themselves for short texts)."""
     words = _WORD.findall(normalize_text(text))
     if len(words) < size:
@@ -99,7 +117,7 @@ def near_duplicates(
     texts: dict[int, str], *, threshold: float, min_words: int = 5
 ) -> dict[int, list[int]]:
     """For each key, the other keys whose text is at least ``threshold`` similar (Jaccard of
-    word 3-shingles). Texts shorter than ``min_words`` words are never flagged: two students
+    word pairs). Texts shorter than ``min_words`` words are never flagged: two students
     may well both write "Бухоро"."""
     sets = {
         key: shingles(text) for key, text in texts.items() if len(_WORD.findall(text)) >= min_words

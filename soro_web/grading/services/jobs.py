@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 EXACT_GRADER = "exact-1"
 RUBRIC_GRADER = "rubric-1"
 ACTIVE = (GradingJob.Status.QUEUED, GradingJob.Status.RUNNING)
+#: Language ID must be at least this sure of another language to send an answer to review.
+LANGUAGE_CONFIDENCE = 0.6
 
 
 def criteria_of(rubric: Rubric) -> list[RubricCriterion]:
@@ -260,11 +262,11 @@ def _is_tajik(text: str) -> bool:
     from modelops.llm.langid import detect_language
 
     try:
-        language, _score = detect_language(text)
+        language, confidence = detect_language(text)
     except Exception:  # language ID must never stop grading; the teacher sees the answer
         logger.exception("language identification failed")
         return False
-    return language == "tg"
+    return scoring.looks_tajik(text, language, confidence, min_confidence=LANGUAGE_CONFIDENCE)
 
 
 # --- which answers still need a grade -------------------------------------------------------
