@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
 from django.db import transaction
 
 from soro_web.accounts.models import Classroom, Enrollment, User
