@@ -101,6 +101,32 @@ def section_save_data(people: People) -> dict[str, Any]:
     return {"title": section.title, "body": "Матни нав", "revision": section.revision}
 
 
+def an_assignment(people: People):  # type: ignore[no-untyped-def]
+    """The teacher's demo assignment (30 answers), with one grade waiting for review."""
+    cached = getattr(people, "_assignment", None)
+    if cached is not None:
+        return cached
+    from soro_web.grading.services.demo import grading_demo_load
+    from soro_web.grading.services.jobs import Draft, grades_write
+
+    assignment = grading_demo_load(classroom=people.classroom)
+    answer = assignment.answers.get(student__username="umed", question__number=1)
+    (grade,) = grades_write(
+        [Draft(answer.pk, 0, "exact-1", "review", [0.0], 1.0, reasons=["empty"])], job=None
+    )
+    people._assignment, people._grade = assignment, grade  # type: ignore[attr-defined]
+    return assignment
+
+
+def own_assignment(people: People) -> dict[str, Any]:
+    return {"pk": an_assignment(people).pk}
+
+
+def own_grade(people: People) -> dict[str, Any]:
+    assignment = an_assignment(people)
+    return {"pk": assignment.pk, "grade_pk": people._grade.pk}  # type: ignore[attr-defined]
+
+
 # Who may use the lesson pages: the owner changes; the class's students and staff read.
 OWNER_ONLY_PAGE = {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 403}
 OWNER_ONLY_POST = {A: 302, S: 403, SO: 403, T: 302, TO: 404, ST: 403}
@@ -234,6 +260,36 @@ MATRIX: dict[str, Rule] = {
         kwargs=lambda p: {"lesson_id": a_lesson(p).pk},
         data=lambda p: {"classes": [p.classroom.pk]},
         json=True,
+    ),
+    # Batch grading: the class's teacher only (another teacher gets 404, staff 403);
+    # the student page: the class's students.
+    "grading:assignment_list": Rule("get", {**signed_in(302, 200), ST: 403}),
+    "grading:assignment_create": Rule("get", only({T, TO}, 200, 403, 302)),
+    "grading:assignment_detail": Rule("get", OWNER_ONLY_PAGE, kwargs=own_assignment),
+    "grading:question_add": Rule(
+        "post",
+        OWNER_ONLY_POST,
+        kwargs=own_assignment,
+        data=lambda p: {
+            "text": "Пойтахт?",
+            "kind": "exact",
+            "expected_answer": "Бухоро",
+            "points": 1,
+        },
+    ),
+    # No file: the teacher gets the form back with its error.
+    "grading:answers_import": Rule("post", {**OWNER_ONLY_POST, T: 422}, kwargs=own_assignment),
+    "grading:grade_all": Rule("post", OWNER_ONLY_POST, kwargs=own_assignment),
+    "grading:job_progress": Rule("get", OWNER_ONLY_PAGE, kwargs=own_assignment),
+    "grading:job_cancel": Rule("post", OWNER_ONLY_POST, kwargs=own_assignment),
+    "grading:retry_failed": Rule("post", OWNER_ONLY_POST, kwargs=own_assignment),
+    "grading:review_queue": Rule("get", OWNER_ONLY_PAGE, kwargs=own_assignment),
+    "grading:grade_review": Rule("get", OWNER_ONLY_PAGE, kwargs=own_grade),
+    "grading:release": Rule("post", OWNER_ONLY_POST, kwargs=own_assignment),
+    "grading:audit": Rule("get", OWNER_ONLY_PAGE, kwargs=own_assignment),
+    "grading:export": Rule("get", OWNER_ONLY_PAGE, kwargs=own_assignment),
+    "grading:student_assignment": Rule(
+        "get", {A: 302, S: 200, SO: 404, T: 403, TO: 403, ST: 403}, kwargs=own_assignment
     ),
     "api:curriculum_subjects": Rule("get", signed_in(401, 200)),
     "api:curriculum_grades": Rule("get", signed_in(401, 200)),
