@@ -18,9 +18,9 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from soro_web.forms import form_add_validation_error
 from soro_web.grading import services
 from soro_web.grading.forms import AssignmentCreateForm, GradeEditForm, ImportForm, QuestionForm
-from soro_web.forms import form_add_validation_error
 from soro_web.http import AuthenticatedRequest
 from soro_web.permissions import role_required
 
@@ -251,8 +251,8 @@ def export(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         assignment=assignment, file_format=file_format
     )
     response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(
-        True, f"{assignment.title}.{file_format}"
+    response["Content-Disposition"] = (
+        content_disposition_header(True, f"{assignment.title}.{file_format}") or ""
     )
     return response
 
@@ -263,10 +263,10 @@ def student_assignment(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """A student answers the questions; after release they see their grades and feedback."""
     assignment = services.assignment_get_for_student(user=request.user, pk=pk)
     if request.method == "POST":
-        answers = {}
-        for key, value in request.POST.items():
+        answers: dict[int, str] = {}
+        for key in request.POST:
             if key.startswith("answer_") and key[7:].isdigit():
-                answers[int(key[7:])] = value
+                answers[int(key[7:])] = request.POST.get(key, "")
         try:
             saved = services.answer_submit(
                 student=request.user, assignment=assignment, answers=answers

@@ -3,8 +3,8 @@ errors are shown translated, students see nothing before release, pages stay lig
 
 from __future__ import annotations
 
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils.html import escape
 
