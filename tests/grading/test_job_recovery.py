@@ -29,7 +29,7 @@ FAST_RECOVERY = {
     # Small chunks and short replies: the batch lasts long enough to be killed mid-way.
     "SORO_GRADING_CHUNK": "2",
     "SORO_GRADING_SAMPLES": "1",
-    "SORO_GRADING_MAX_NEW_TOKENS": "4",
+    "SORO_GRADING_MAX_NEW_TOKENS": "8",
 }
 
 

@@ -109,6 +109,7 @@ class Grader:
         self.samples = samples
         self.rubrics: dict[int, Rubric | None] = {}
         self.copies: dict[int, dict[int, list[int]]] = {}
+        self.questions = {q.pk: q for q in assignment.questions.all()}
         self._client: TextModelClient | None = None
         self._client_error: ModelUnavailable | None = None
         self._client_tried = False
@@ -144,7 +145,7 @@ class Grader:
         return self.copies[answer.question_id].get(answer.pk, [])
 
     def grade(self, answer: Answer) -> Draft:
-        question = answer.question
+        question = self.questions.get(answer.question_id) or answer.question
         if question.is_exact:
             return self.grade_exact(answer, question)
         return self.grade_open(answer, question)
