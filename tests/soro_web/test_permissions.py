@@ -313,6 +313,7 @@ ADMIN_READ_ONLY_ADD = {
     "admin:modelops_generationlog_add",
     "admin:modelops_evaluationresult_add",
     "admin:modelops_corpus_add",  # corpora are built with manage.py build_corpus
+    "admin:grading_gradingjob_add",  # teachers start grading from the assignment's page
 }
 
 
@@ -454,6 +455,9 @@ def _admin_rows(people: People) -> None:
         edition=edition, textbook=edition.textbook, page=1, text="Сомониён", order=0
     )
     api_token_create(user=people.teacher)
+    from soro_web.grading.models import GradingJob
+
+    GradingJob.objects.create(assignment=an_assignment(people), status="succeeded", total=30)
     WorkerHeartbeat.objects.create(hostname="celery@test", last_seen=timezone.now())
     # Axes' own rows, for a username no test signs in as (a sign-in would reset them).
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog

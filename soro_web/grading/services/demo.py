@@ -70,3 +70,12 @@ def grading_demo_load(
             assignment=assignment, name=DEMO_ANSWERS.name, content=DEMO_ANSWERS.read_bytes()
         )
     return assignment
+
+
+def grading_demo_seed(*, classroom: Classroom, password: str | None = None) -> bool:
+    """The demo assignment with its answers in ``classroom`` (for ``seed_demo``); returns
+    whether it was created now."""
+    exists = Assignment.objects.filter(classroom=classroom, title=demo_spec()["title"]).exists()
+    if not exists:
+        grading_demo_load(classroom=classroom, password=password)
+    return not exists
