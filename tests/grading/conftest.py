@@ -54,3 +54,12 @@ def scripted(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
         return client
 
     return install
+
+
+@pytest.fixture(autouse=True)
+def in_english() -> Iterator[None]:
+    """Service messages in English here (pages pick their language per request)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
