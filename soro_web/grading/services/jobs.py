@@ -78,6 +78,15 @@ def prompt_checksum(messages: list[Any]) -> str:
 # --- grading one answer ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AnswerIn:
+    """What grading reads of an answer (no model instance: the batch loop is hot)."""
+
+    pk: int
+    question_id: int
+    text: str
+
+
 @dataclass
 class Draft:
     """A grade before it is written."""
@@ -134,7 +143,7 @@ class Grader:
             self.rubrics[question.pk] = question.rubrics.order_by("-version").first()
         return self.rubrics[question.pk]
 
-    def copied_from(self, answer: Answer) -> list[int]:
+    def copied_from(self, answer: AnswerIn) -> list[int]:
         if answer.question_id not in self.copies:
             texts = dict(
                 Answer.objects.filter(question_id=answer.question_id).values_list("pk", "text")
@@ -144,13 +153,16 @@ class Grader:
             )
         return self.copies[answer.question_id].get(answer.pk, [])
 
-    def grade(self, answer: Answer) -> Draft:
-        question = self.questions.get(answer.question_id) or answer.question
+    def grade(self, answer: AnswerIn) -> Draft:
+        question = self.questions.get(answer.question_id)
+        if question is None:  # added after the job started
+            question = Question.objects.get(pk=answer.question_id)
+            self.questions[question.pk] = question
         if question.is_exact:
             return self.grade_exact(answer, question)
         return self.grade_open(answer, question)
 
-    def grade_exact(self, answer: Answer, question: Question) -> Draft:
+    def grade_exact(self, answer: AnswerIn, question: Question) -> Draft:
         right = scoring.exact_match(answer.text, question.expected_answer)
         draft = Draft(
             answer_id=answer.pk,
@@ -165,7 +177,7 @@ class Grader:
             draft.status, draft.reasons = Grade.Status.REVIEW, [Grade.Reason.EMPTY]
         return draft
 
-    def grade_open(self, answer: Answer, question: Question) -> Draft:
+    def grade_open(self, answer: AnswerIn, question: Question) -> Draft:
         rubric = self.rubric(question)
         if rubric is None:  # an open question always gets a rubric; this is a safety net
             return Draft(
@@ -326,7 +338,7 @@ def grades_write(drafts: list[Draft], *, job: GradingJob | None) -> list[Grade]:
                 error=d.error,
                 model_version=d.model_version,
                 prompt_checksum=d.prompt_checksum,
-                job=job,
+                job_id=job.pk if job else None,
             )
             for d in fresh
         ]
