@@ -462,9 +462,12 @@ def _grade_in_chunks(job: GradingJob, owner: str, lost: Any) -> None:
             .update(status=GradingJob.Status.CANCELLED, finished_at=timezone.now())
         ):
             return
-        answers = list(
-            answers_pending(job.assignment).filter(pk__gt=after).select_related("question")[:chunk]
-        )
+        answers = [
+            AnswerIn(*row)
+            for row in answers_pending(job.assignment)
+            .filter(pk__gt=after)
+            .values_list("pk", "question_id", "text")[:chunk]
+        ]
         if not answers:
             break
         after = answers[-1].pk
