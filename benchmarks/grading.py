@@ -162,9 +162,7 @@ def bench_model(model_dir: Path | None, samples: int) -> None:
     seconds = time.perf_counter() - started
     job = GradingJob.objects.get(pk=job.pk)
     grades = Grade.objects.filter(is_current=True)
-    open_grades = grades.filter(answer__question__kind="open").exclude(
-        review_reasons__contains="empty"
-    )
+    open_grades = grades.filter(answer__question__kind="open").exclude(answer__text="")
     backend = f"remote {settings.SORO_LLM_URL}" if settings.SORO_LLM_URL else f"local {model_dir}"
     print(
         f"model-graded ({backend}, k={samples}): {open_grades.count()} open answers in "
