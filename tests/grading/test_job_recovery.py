@@ -42,7 +42,6 @@ def test_a_grading_job_killed_mid_batch_grades_every_answer_once(
     models = tmp_path / "models"
     shutil.copytree(tiny_model_dir, models / "tiny")
     workers.env["SORO_MODELS_DIR"] = str(models)
-    workers.env["SORO_GRADING_QUEUE"] = workers.queue
     ModelVersion.objects.create(name="tiny", stage="base", path="tiny", is_active=True)
     grading_demo_students(classroom=people.classroom)
     assignment = assignment_create(teacher=people.teacher, classroom=people.classroom, title="Иншо")
