@@ -497,3 +497,28 @@ def test_gradebook_export(
 def test_the_demo_file_is_thirty_answers() -> None:
     rows = list(csv.reader(io.StringIO(DEMO_ANSWERS.read_text(encoding="utf-8"))))
     assert rows[0] == ["student", "question", "answer"] and len(rows) == 31
+
+
+def test_the_sweep_requeues_a_job_whose_worker_died(
+    demo: Assignment,
+    scripted,
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from soro_web.grading.services import grading_job_sweep
+
+    scripted([AGREE])
+    job = grading_job_start(assignment=demo)
+    long_ago = timezone.now() - timedelta(minutes=10)
+    GradingJob.objects.filter(pk=job.pk).update(
+        status="running", owner="dead", heartbeat_at=long_ago
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert grading_job_sweep(timezone.now() - timedelta(minutes=1), long_ago) == [job.pk]
+    job.refresh_from_db()
+    # Queued again and, the task being eager here, run to the end by the new delivery.
+    assert job.status == "succeeded" and job.recoveries == 1 and job.done == 30
+    assert Grade.objects.count() == 30
