@@ -1,4 +1,5 @@
-"""Demo data in Tajik: one school, two teachers, their classes and students, an administrator.
+"""Demo data in Tajik: one school, two teachers, their classes and students, an administrator,
+and a written assignment with 30 answers to grade.
 
 Used by ``manage.py seed_demo`` and the README's run command. Safe to run again.
 """
@@ -12,6 +13,7 @@ from django.db import transaction
 from soro_web.accounts.models import Classroom, Enrollment, School, User
 from soro_web.curriculum.models import Grade, Subject
 from soro_web.curriculum.services import DEMO_CURRICULUM, curriculum_import_file
+from soro_web.grading.services.demo import demo_spec, grading_demo_seed
 
 # Demo accounts only: printed on the console of the machine that seeded them.
 DEMO_PASSWORD = "soro-demo-2026"
@@ -140,4 +142,10 @@ def demo_seed() -> DemoReport:
             )
             report.created += int(created)
         report.logins.append((username, f"хонанда, {first} {last} ({', '.join(codes)})"))
+
+    # Batch grading: a written history assignment with 30 answers of ten more students.
+    if grading_demo_seed(classroom=classes["HIST11"], password=DEMO_PASSWORD):
+        report.created += 1
+    graders = ", ".join(username for username, _first, _last in demo_spec()["students"][:3])
+    report.logins.append((graders, "… хонандагони 11А бо кори хаттӣ (баҳогузорӣ)"))
     return report

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "soro_web.accounts",
     "soro_web.curriculum",
     "soro_web.lessons",
+    "soro_web.grading",
     "tutoring",
     "tutoring.exams",
     "tutoring.tutor",
@@ -256,7 +257,13 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem://"):
 # Model jobs (minutes to hours) have a queue of their own, so a long training run never holds
 # up textbook ingestion or grading; a district runs dedicated workers for it.
 SORO_MODELOPS_QUEUE = env_str("SORO_MODELOPS_QUEUE", "modelops") or "modelops"
-CELERY_TASK_ROUTES = {"modelops.*": {"queue": SORO_MODELOPS_QUEUE}}
+# Grading jobs too have their own queue: a class's batch never waits behind a model job, and
+# a school can give grading a worker of its own.
+SORO_GRADING_QUEUE = env_str("SORO_GRADING_QUEUE", "grading") or "grading"
+CELERY_TASK_ROUTES = {
+    "modelops.*": {"queue": SORO_MODELOPS_QUEUE},
+    "grading.*": {"queue": SORO_GRADING_QUEUE},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -292,6 +299,19 @@ SORO_LLM_URL = env_url("SORO_LLM_URL", None, schemes=("http", "https"))
 SORO_LLM_MODEL = env_str("SORO_LLM_MODEL", None)
 SORO_LLM_TIMEOUT = env_float("SORO_LLM_TIMEOUT", 120.0, minimum=1.0)
 SORO_LLM_MAX_WAITING = env_int("SORO_LLM_MAX_WAITING", 4, minimum=0)
+
+# --- Grading --------------------------------------------------------------------------------
+
+# Each open answer is scored this many times by the model; the agreement between the samples
+# decides whether the teacher must look at it (below SORO_GRADING_MIN_AGREEMENT: review).
+SORO_GRADING_SAMPLES = env_int("SORO_GRADING_SAMPLES", 3, minimum=1, maximum=10)
+SORO_GRADING_MIN_AGREEMENT = env_float("SORO_GRADING_MIN_AGREEMENT", 0.67, minimum=0.0)
+# Answers graded per transaction (progress is written after each chunk).
+SORO_GRADING_CHUNK = env_int("SORO_GRADING_CHUNK", 20, minimum=1, maximum=10000)
+# Two answers to one question whose word-shingle Jaccard similarity reaches this are flagged
+# as copied.
+SORO_GRADING_COPY_SIMILARITY = env_float("SORO_GRADING_COPY_SIMILARITY", 0.6, minimum=0.0)
+SORO_GRADING_MAX_NEW_TOKENS = env_int("SORO_GRADING_MAX_NEW_TOKENS", 160, minimum=8)
 SORO_MODELS_DIR = Path(env_str("SORO_MODELS_DIR", str(VAR_DIR / "models")) or "").resolve()
 # Tajik prose (Markdown or text files) that calibrates quantization and measures tokenizer
 # fertility: by default the demo textbooks shipped with the platform.

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("soro_web.accounts.urls")),
     path("", include("soro_web.curriculum.urls")),
     path("", include("soro_web.lessons.urls")),
+    path("", include("soro_web.grading.urls")),
     path("", include("modelops.urls")),
     path("", include("tutoring.urls")),
     path("", include("tutoring.exams.urls")),

@@ -73,9 +73,10 @@ class Workers:
             self.queue = f"test-{uuid.uuid4().hex[:8]}"
         monkeypatch.setitem(app.conf, "task_always_eager", False)
         monkeypatch.setitem(app.conf, "task_default_queue", self.queue)
-        # Model jobs too go to this test's queue, in this process and in the workers.
+        # Model and grading jobs too go to this test's queue, here and in the workers.
         monkeypatch.setitem(app.conf, "task_routes", {})
         self.env["SORO_MODELOPS_QUEUE"] = self.queue
+        self.env["SORO_GRADING_QUEUE"] = self.queue
         # Messages sent by the code under test must go through connections made with the
         # options above, not the app's pooled ones (which may predate them).
         app._after_fork()

@@ -241,6 +241,32 @@ OWN_ATTEMPT_API = {A: 401, S: 200, SO: 404, T: 404, TO: 404, ST: 404}
 STUDENT_API = only({S, SO}, 200, 403, 401)
 
 
+def an_assignment(people: People):  # type: ignore[no-untyped-def]
+    """The teacher's demo assignment (30 answers), with one grade waiting for review."""
+    cached = getattr(people, "_assignment", None)
+    if cached is not None:
+        return cached
+    from soro_web.grading.services.demo import grading_demo_load
+    from soro_web.grading.services.jobs import Draft, grades_write
+
+    assignment = grading_demo_load(classroom=people.classroom)
+    answer = assignment.answers.get(student__username="umed", question__number=1)
+    (grade,) = grades_write(
+        [Draft(answer.pk, 0, "exact-1", "review", [0.0], 1.0, reasons=["empty"])], job=None
+    )
+    people._assignment, people._grade = assignment, grade  # type: ignore[attr-defined]
+    return assignment
+
+
+def own_assignment(people: People) -> dict[str, Any]:
+    return {"pk": an_assignment(people).pk}
+
+
+def own_grade(people: People) -> dict[str, Any]:
+    assignment = an_assignment(people)
+    return {"pk": assignment.pk, "grade_pk": people._grade.pk}  # type: ignore[attr-defined]
+
+
 # Who may use the lesson pages: the owner changes; the class's students and staff read.
 OWNER_ONLY_PAGE = {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 403}
 OWNER_ONLY_POST = {A: 302, S: 403, SO: 403, T: 302, TO: 404, ST: 403}
@@ -415,6 +441,36 @@ MATRIX: dict[str, Rule] = {
         json=True,
         data=lambda p: {"text": "  "},
     ),
+    # Batch grading: the class's teacher only (another teacher gets 404, staff 403);
+    # the student page: the class's students.
+    "grading:assignment_list": Rule("get", {**signed_in(302, 200), ST: 403}),
+    "grading:assignment_create": Rule("get", only({T, TO}, 200, 403, 302)),
+    "grading:assignment_detail": Rule("get", OWNER_ONLY_PAGE, kwargs=own_assignment),
+    "grading:question_add": Rule(
+        "post",
+        OWNER_ONLY_POST,
+        kwargs=own_assignment,
+        data=lambda p: {
+            "text": "Пойтахт?",
+            "kind": "exact",
+            "expected_answer": "Бухоро",
+            "points": 1,
+        },
+    ),
+    # No file: the teacher gets the form back with its error.
+    "grading:answers_import": Rule("post", {**OWNER_ONLY_POST, T: 422}, kwargs=own_assignment),
+    "grading:grade_all": Rule("post", OWNER_ONLY_POST, kwargs=own_assignment),
+    "grading:job_progress": Rule("get", OWNER_ONLY_PAGE, kwargs=own_assignment),
+    "grading:job_cancel": Rule("post", OWNER_ONLY_POST, kwargs=own_assignment),
+    "grading:retry_failed": Rule("post", OWNER_ONLY_POST, kwargs=own_assignment),
+    "grading:review_queue": Rule("get", OWNER_ONLY_PAGE, kwargs=own_assignment),
+    "grading:grade_review": Rule("get", OWNER_ONLY_PAGE, kwargs=own_grade),
+    "grading:release": Rule("post", OWNER_ONLY_POST, kwargs=own_assignment),
+    "grading:audit": Rule("get", OWNER_ONLY_PAGE, kwargs=own_assignment),
+    "grading:export": Rule("get", OWNER_ONLY_PAGE, kwargs=own_assignment),
+    "grading:student_assignment": Rule(
+        "get", {A: 302, S: 200, SO: 404, T: 403, TO: 403, ST: 403}, kwargs=own_assignment
+    ),
     "api:curriculum_subjects": Rule("get", signed_in(401, 200)),
     "api:curriculum_grades": Rule("get", signed_in(401, 200)),
     "api:curriculum_topics": Rule("get", signed_in(401, 200)),
@@ -511,6 +567,7 @@ ADMIN_READ_ONLY_ADD = {
     "admin:modelops_generationlog_add",
     "admin:modelops_evaluationresult_add",
     "admin:modelops_corpus_add",  # corpora are built with manage.py build_corpus
+    "admin:grading_gradingjob_add",  # teachers start grading from the assignment's page
 }
 
 
@@ -653,6 +710,9 @@ def _admin_rows(people: People) -> None:
     )
     api_token_create(user=people.teacher)
     an_exam(people)  # a question, a blueprint, a test and an attempt
+    from soro_web.grading.models import GradingJob
+
+    GradingJob.objects.create(assignment=an_assignment(people), status="succeeded", total=30)
     WorkerHeartbeat.objects.create(hostname="celery@test", last_seen=timezone.now())
     # Axes' own rows, for a username no test signs in as (a sign-in would reset them).
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog

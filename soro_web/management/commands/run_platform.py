@@ -79,7 +79,7 @@ class Command(BaseCommand):
             "--pool",
             settings.SORO_WORKER_POOL,
             "-Q",
-            f"celery,{settings.SORO_MODELOPS_QUEUE}",
+            f"celery,{settings.SORO_MODELOPS_QUEUE},{settings.SORO_GRADING_QUEUE}",
         ]
         web_env = {**os.environ, "SORO_LLM_PRELOAD": os.environ.get("SORO_LLM_PRELOAD", "1")}
         supervisor = Supervisor(
