@@ -1,7 +1,7 @@
 """Practice items the tutor may talk about, from the apps that own them.
 
-The tutor does not import exam practice (it is a sibling feature that may not be installed);
-an app that has practice items registers a provider when it starts::
+Each app with practice items has a provider, registered when the tutor starts (exam
+practice's is :mod:`tutoring.tutor.exam_items`, through exams' services)::
 
     tutor_item_provider_register("exams", exam_item_for_tutor)
 
