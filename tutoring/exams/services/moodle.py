@@ -311,7 +311,8 @@ def _gift_split(text: str, markers: str) -> list[tuple[str, str]]:
 
 
 def _gift_text(raw: str) -> str:
-    """Unescape GIFT text (``\\=``, ``\\~``, ``\\#``, ``\\{``, ``\\}``, ``\\:``, ``\\n``) and trim it."""
+    """Unescape GIFT text (a backslash before ``=~#{}:\\`` keeps the character; ``\\n`` is a
+    new line) and trim it."""
     out: list[str] = []
     index = 0
     while index < len(raw):

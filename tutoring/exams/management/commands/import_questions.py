@@ -14,9 +14,9 @@ from tutoring.exams.services import DEMO_BANK, bank_import_file, blueprints_impo
 
 class Command(BaseCommand):
     help = (
-        "Import exam questions from a Soro bank file (JSON or CSV), Moodle XML or GIFT (.gift, .txt). Every row "
-        "is checked first; a bad row names itself and nothing is imported. --demo loads the "
-        "demo bank (approved) and the demo blueprints."
+        "Import exam questions from a Soro bank file (JSON or CSV), Moodle XML or GIFT "
+        "(.gift, .txt). Every row is checked first; a bad row names itself and nothing is "
+        "imported. --demo loads the demo bank (approved) and the demo blueprints."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
