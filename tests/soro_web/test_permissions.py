@@ -517,6 +517,7 @@ MATRIX: dict[str, Rule] = {
     ),
     "exams:test_results": Rule("get", CLASS_TEST, kwargs=exam_test),
     "exams:test_results_csv": Rule("get", CLASS_TEST, kwargs=exam_test),
+    "exams:test_results_xlsx": Rule("get", CLASS_TEST, kwargs=exam_test),
     "exams:student_history": Rule(
         "get", CLASS_TEST, kwargs=lambda p: {"pk": p.classroom.pk, "student_pk": p.student.pk}
     ),

@@ -31,6 +31,7 @@ urlpatterns = [
     path("exams/tests/<int:pk>/start/", views.test_start, name="test_start"),
     path("exams/tests/<int:pk>/results/", views.test_results, name="test_results"),
     path("exams/tests/<int:pk>/results.csv", views.test_results_csv, name="test_results_csv"),
+    path("exams/tests/<int:pk>/results.xlsx", views.test_results_xlsx, name="test_results_xlsx"),
     path(
         "exams/classes/<int:pk>/students/<int:student_pk>/",
         views.student_history,

@@ -341,6 +341,19 @@ def test_results_csv(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 @role_required("teacher", "staff")
 @require_GET
+def test_results_xlsx(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    data = services.exam_results_xlsx(user=request.user, pk=pk)
+    response = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = (
+        content_disposition_header(True, f"test-{pk}-results.xlsx") or "attachment"
+    )
+    return response
+
+
+@role_required("teacher", "staff")
+@require_GET
 def student_history(request: AuthenticatedRequest, pk: int, student_pk: int) -> HttpResponse:
     """One student of the teacher's class: every attempt and the topics practised."""
     history = services.student_history(user=request.user, classroom_id=pk, student_id=student_pk)

@@ -6,6 +6,7 @@ from tutoring.exams.services.analysis import (
     exam_get_for_teacher,
     exam_results,
     exam_results_csv,
+    exam_results_xlsx,
     student_history,
 )
 from tutoring.exams.services.attempts import (
@@ -86,6 +87,7 @@ __all__ = [
     "exam_get_for_teacher",
     "exam_results",
     "exam_results_csv",
+    "exam_results_xlsx",
     "item_approve",
     "item_as_dict",
     "item_get_for_editor",

@@ -1,5 +1,6 @@
 """Teachers' view of a class test: results per student and per topic, item analysis
-(facility, point-biserial discrimination, distractor counts, flags) and a CSV export."""
+(facility, point-biserial discrimination, distractor counts, flags) and a CSV or XLSX
+export."""
 
 from __future__ import annotations
 
@@ -132,14 +133,15 @@ def exam_results(*, user: User, pk: int) -> TestResults:
     return TestResults(test=test, attempts=attempts, items=stats, topics=topics)
 
 
-def exam_results_csv(*, user: User, pk: int) -> str:
-    """One row per student (score, maximum, scaled, submitted), then the item analysis."""
+def _exam_results_rows(*, user: User, pk: int) -> list[list[Any]]:
+    """The rows of the results export: one per student (score, maximum, scaled, submitted),
+    an empty row, then the item analysis."""
     results = exam_results(user=user, pk=pk)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([_("student"), _("score"), _("maximum"), _("scaled score"), _("submitted")])
+    rows: list[list[Any]] = [
+        [_("student"), _("score"), _("maximum"), _("scaled score"), _("submitted")]
+    ]
     for attempt in results.attempts:
-        writer.writerow(
+        rows.append(
             [
                 attempt.student.username,
                 attempt.score if attempt.score is not None else "",
@@ -148,12 +150,12 @@ def exam_results_csv(*, user: User, pk: int) -> str:
                 attempt.submitted_at.isoformat() if attempt.submitted_at else "",
             ]
         )
-    writer.writerow([])
-    writer.writerow(
+    rows.append([])
+    rows.append(
         [_("question"), _("code"), _("facility"), _("discrimination"), _("choices"), _("flags")]
     )
     for row in results.items:
-        writer.writerow(
+        rows.append(
             [
                 row.position,
                 row.code,
@@ -163,7 +165,29 @@ def exam_results_csv(*, user: User, pk: int) -> str:
                 "; ".join(row.flags),
             ]
         )
+    return rows
+
+
+def exam_results_csv(*, user: User, pk: int) -> str:
+    """One row per student (score, maximum, scaled, submitted), then the item analysis."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerows(_exam_results_rows(user=user, pk=pk))
     return out.getvalue()
+
+
+def exam_results_xlsx(*, user: User, pk: int) -> bytes:
+    """The rows of ``exam_results_csv`` as an XLSX workbook (one sheet)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _("Results")[:31]
+    for row in _exam_results_rows(user=user, pk=pk):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 @dataclass

@@ -269,12 +269,16 @@ def _csv_item(row: Mapping[str, str]) -> dict[str, Any]:
 
 
 def bank_parse(*, text: str, file_format: str) -> list[dict[str, Any]]:
-    """The items of a bank file (``json``, ``csv`` or Moodle ``xml``) as dicts; a
+    """The items of a bank file (``json``, ``csv``, Moodle ``xml`` or ``gift``) as dicts; a
     ``ValidationError`` when the file itself cannot be read."""
     if file_format == "xml":
         from tutoring.exams.services.moodle import moodle_xml_to_items
 
         return moodle_xml_to_items(text)
+    if file_format == "gift":
+        from tutoring.exams.services.moodle import gift_to_items
+
+        return gift_to_items(text)
     if file_format == "json":
         try:
             document = json.loads(text)
@@ -346,7 +350,9 @@ def bank_import(
 
 
 def bank_import_file(*, path: Path, approve: bool = False) -> ImportReport:
-    file_format = {".csv": "csv", ".xml": "xml"}.get(path.suffix.lower(), "json")
+    file_format = {".csv": "csv", ".xml": "xml", ".gift": "gift", ".txt": "gift"}.get(
+        path.suffix.lower(), "json"
+    )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

@@ -1,5 +1,5 @@
-"""manage.py import_questions FILE [--approve] | --demo: load a question bank (JSON, CSV or
-Moodle XML)."""
+"""manage.py import_questions FILE [--approve] | --demo: load a question bank (JSON, CSV,
+Moodle XML or GIFT)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from tutoring.exams.services import DEMO_BANK, bank_import_file, blueprints_impo
 
 class Command(BaseCommand):
     help = (
-        "Import exam questions from a Soro bank file (JSON or CSV) or Moodle XML. Every row "
-        "is checked first; a bad row names itself and nothing is imported. --demo loads the "
-        "demo bank (approved) and the demo blueprints."
+        "Import exam questions from a Soro bank file (JSON or CSV), Moodle XML or GIFT "
+        "(.gift, .txt). Every row is checked first; a bad row names itself and nothing is "
+        "imported. --demo loads the demo bank (approved) and the demo blueprints."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,7 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path | None = options["file"]
         if path is None and not options["demo"]:
-            raise CommandError("Name a bank file (JSON, CSV or Moodle XML) or pass --demo.")
+            raise CommandError("Name a bank file (JSON, CSV, Moodle XML or GIFT) or pass --demo.")
         if path is not None and not path.is_file():
             raise CommandError(f"No such file: {path}")
         try:
