@@ -192,8 +192,8 @@ def test_a_teacher_writes_approves_assigns_and_reads_the_analysis(people: People
             )
         )
     )
-    # (the fifth heading, "submitted", is shared with grading's catalogue entry: not checked)
-    assert rows[0][:4] == ["хонанда", "хол", "ҳадди аксар", "холи миқёсӣ"]
+    # "submitted" of an exam, in its own context (grading's "submitted" is a different word)
+    assert rows[0][:5] == ["хонанда", "хол", "ҳадди аксар", "холи миқёсӣ", "супорида шуд"]
     item_row = next(row for row in rows if len(row) > 1 and row[1] == item.code)
     assert item_row[2] == "0.67" and "Б:2" in item_row[4] and "Г:1" in item_row[4]
     # the XLSX export has the same rows (numbers stay numbers in the spreadsheet)

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from soro_web.accounts.models import Classroom, User
 from tutoring.exams.models import Attempt, AttemptAnswer, ExamTest, TestItem
@@ -138,7 +139,7 @@ def _exam_results_rows(*, user: User, pk: int) -> list[list[Any]]:
     an empty row, then the item analysis."""
     results = exam_results(user=user, pk=pk)
     rows: list[list[Any]] = [
-        [_("student"), _("score"), _("maximum"), _("scaled score"), _("submitted")]
+        [_("student"), _("score"), _("maximum"), _("scaled score"), pgettext("exam", "submitted")]
     ]
     for attempt in results.attempts:
         rows.append(
