@@ -2,6 +2,7 @@
 packed sequences, in the same run.
 
     .venv/bin/python benchmarks/training.py                      # the 270M on the demo corpus
+    .venv/bin/python benchmarks/training.py --smoke              # tiny model, tiny corpus (CI)
     .venv/bin/python benchmarks/training.py --model DIR --corpus DIR --steps 10 \\
         --seq-len 512 --batch-size 1 --accumulation 4 [--peak-tflops 989]
 
@@ -35,6 +36,29 @@ from modelops.training.data import corpus_files, packed_sequences
 from modelops.training.pretrain import load_causal_lm, load_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def smoke_corpus(directory: Path) -> Path:
+    """A corpus folder in build_corpus's layout (train and validation parquet shards) from
+    the demo textbooks' paragraphs: the same reader as a real corpus, seconds to write."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = [
+        paragraph.strip()
+        for book in sorted((ROOT / "tutoring/data/textbooks").glob("*.md"))
+        for paragraph in book.read_text(encoding="utf-8").split("\n\n")
+        if len(paragraph.split()) > 12
+    ][:80]
+    data = directory / "data"
+    data.mkdir(parents=True)
+    for name, part in (
+        ("train-00000-of-00001", texts[:-8]),
+        ("validation-00000-of-00001", texts[-8:]),
+    ):
+        ids = [f"smoke-{name}-{number}" for number in range(len(part))]
+        pq.write_table(pa.table({"id": ids, "text": part}), data / f"{name}.parquet")
+    return directory
 
 
 def soro_run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -129,9 +153,21 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak, for the MFU")
     parser.add_argument("--out", type=Path, default=ROOT / "var/cache/training-bench")
+    parser.add_argument(
+        "--smoke", action="store_true", help="the tiny model, a tiny corpus, 2 steps (seconds)"
+    )
     args = parser.parse_args()
-    shutil.rmtree(args.out, ignore_errors=True)
-    args.out.mkdir(parents=True)
+    if args.smoke:
+        from benchmarks import _smoke
+
+        args.model = _smoke.tiny_model_dir()
+        args.out = ROOT / "var/cache/training-bench-smoke"
+        shutil.rmtree(args.out, ignore_errors=True)
+        args.corpus = smoke_corpus(args.out / "corpus")
+        args.steps, args.seq_len, args.batch_size, args.accumulation = 2, 64, 1, 1
+    else:
+        shutil.rmtree(args.out, ignore_errors=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     print(f"CPU: {cpu_name()}; load average before: {load_average()}")
     from modelops.checkpoints import parameter_count
 
