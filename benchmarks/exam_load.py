@@ -15,6 +15,12 @@ measures).
 
     .venv/bin/python benchmarks/exam_load.py                      # 200 students, 30 items
     .venv/bin/python benchmarks/exam_load.py --students 50 --think 1 3
+    .venv/bin/python benchmarks/exam_load.py --smoke    # 5 students, 3 items, seconds
+
+``--smoke`` checks that it runs: the same path with 5 students, 3 items, think 0.05–0.1 s,
+a 30 s limit, on a throw-away SQLite under a temporary ``SORO_VAR_DIR``
+(``benchmarks/_smoke.py``, which also drops DATABASE_URL and CELERY_BROKER_URL); it exits 1
+if a request failed, no answer was saved or an acknowledged answer is not in the database.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import _smoke  # noqa: E402
 from benchmarks.web_concurrency import free_port  # noqa: E402
 
 PREPARE = """
@@ -171,9 +178,19 @@ def main() -> None:
     parser.add_argument("--ramp", type=float, default=20.0, help="seconds to start everyone")
     parser.add_argument("--limit", type=float, default=420.0)
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="5 students, 3 items, a throw-away SQLite: checks that it runs",
+    )
     args = parser.parse_args()
 
-    var = Path(tempfile.mkdtemp(prefix="soro-exam-load-"))
+    if args.smoke:
+        args.students, args.items, args.think, args.ramp, args.limit = 5, 3, (0.05, 0.1), 0.5, 30.0
+        # Removed at exit; the server and the helper processes inherit this environment.
+        var = _smoke.use_throwaway_var_dir("exam-load")
+    else:
+        var = Path(tempfile.mkdtemp(prefix="soro-exam-load-"))
     env = {**os.environ, "SORO_VAR_DIR": str(var), "DJANGO_SETTINGS_MODULE": "soro_web.settings"}
     prepared = subprocess.run(
         [sys.executable, "-c", PREPARE.replace("{students}", str(args.students))],
@@ -259,6 +276,10 @@ def main() -> None:
         f"attempts: {attempts}; answers acknowledged: {results.acknowledged}; "
         f"answers in the database: {stored}; wall {wall:.0f} s"
     )
+    if args.smoke and (
+        results.errors or not results.acknowledged or int(stored) < results.acknowledged
+    ):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
 """Time to the first streamed words of a tutor reply, on this machine's real model.
 
     .venv/bin/python benchmarks/tutor.py [--runs 5] [--topic math-7-01-02]
+    .venv/bin/python benchmarks/tutor.py --smoke   # throw-away database, tiny model
 
 Uses the database, the demo textbooks and the active model that ``make setup`` installed
 (the local engine on Gemma 3 270M unless SORO_LLM_URL points at a server). It starts chats
-for the demo student and teacher, measures, and deletes what it created.
+for the demo student and teacher, measures, and deletes what it created. ``--smoke`` needs
+no ``make setup``: it migrates a temporary SQLite database (``SORO_VAR_DIR`` in a temporary
+directory), imports the demo curriculum and people, ingests the Algebra 7 demo book (BM25
+only) and makes the tiny random model active (``benchmarks/_smoke.py``), then runs one round
+with replies of at most 16 tokens, and exits 1 if a case streamed no text.
 
 Measured in ``--runs`` interleaved rounds after one warm-up (the web process loads the
 model when it starts, so loading is reported apart, not counted):
@@ -36,6 +41,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soro_web.settings")
 
+from benchmarks import _smoke
+
+# Settings read the environment once, at django.setup(): a smoke run's throw-away data
+# directory must be in place before it.
+if "--smoke" in sys.argv[1:]:
+    _smoke.use_throwaway_var_dir("tutor")
+    # BM25 only, as the tutor tests do: the dense encoder is smoke-tested by retrieval.py.
+    os.environ["SORO_RETRIEVAL_ENCODER"] = "none"
+
 import django
 
 django.setup()
@@ -51,6 +65,7 @@ from soro_web.accounts.models import User  # noqa: E402
 from soro_web.curriculum.models import Topic  # noqa: E402
 from tutoring.tutor import services  # noqa: E402
 from tutoring.tutor.models import Conversation  # noqa: E402
+from tutoring.tutor.services import turns  # noqa: E402
 
 QUESTION = "Муодилаи хаттӣ бо як тағйирёбанда чӣ гуна ҳал мешавад?"
 FREE_QUESTION = "Решаи муодила чист ва онро чӣ тавр месанҷем?"
@@ -156,7 +171,19 @@ def main() -> None:
     parser.add_argument("--topic", default="math-7-01-02")
     parser.add_argument("--student", default="shogird")
     parser.add_argument("--teacher", default="muallim")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a throw-away database, the tiny random model, one round: checks that it runs",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        _smoke.prepare_database(textbooks=["math-7.md"])
+        args.runs = 1
+        # A short reply budget: only the first words are measured, and random weights may
+        # never write a whole word.
+        for kind in list(turns.REPLY_TOKENS):
+            turns.REPLY_TOKENS[kind] = 16
 
     # Measuring sends many messages: the daily limit must not stop the benchmark.
     settings.SORO_TUTOR_DAILY_MESSAGES = 10_000
@@ -237,6 +264,10 @@ def main() -> None:
         sample = service_run(topic_chat, student, QUESTION)[3]
         print(f"\nfirst words of a reply: {sample[:80]!r}")
         print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        silent = [name for name in names if not pieces[name]]
+        if silent:
+            print(f"no text streamed: {', '.join(silent)}", file=sys.stderr)
+            sys.exit(1)
     finally:
         Conversation.objects.filter(pk__in=created).delete()
         GenerationLog.objects.filter(
