@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/grading.py --answers 5000        # a quick run
     .venv/bin/python benchmarks/grading.py --model-dir var/models/gemma3-270m
     SORO_LLM_URL=http://127.0.0.1:8080 .venv/bin/python benchmarks/grading.py --remote
+    .venv/bin/python benchmarks/grading.py --smoke   # both parts on tiny data and the tiny model
 
 Each run uses a fresh SQLite database in a temporary folder (migrated here), so the figures
 include Django's ORM and SQLite's writes as a school's machine runs them:
@@ -16,6 +17,12 @@ include Django's ORM and SQLite's writes as a school's machine runs them:
    (soro_web/grading/data) graded with the local engine on that checkpoint, or with the
    remote server at SORO_LLM_URL; prints open answers per minute (k samples each) and the
    share of all demo answers sent to the teacher's review.
+
+``--smoke`` runs both parts through the same code on tiny data (``benchmarks/_smoke.py``): 2,000
+exact answers, then (after emptying the database) the first few demo students' answers graded
+by the tiny random-weight model, 1 sample each and a short SORO_GRADING_MAX_NEW_TOKENS. It
+never touches real data or servers (DATABASE_URL, CELERY_BROKER_URL and SORO_LLM_URL are
+dropped); ``--remote`` is skipped. Its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -30,8 +37,20 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-WORK = Path(tempfile.mkdtemp(prefix="soro-grading-bench-"))
-os.environ["SORO_VAR_DIR"] = str(WORK)
+
+from benchmarks import _smoke
+
+SMOKE = "--smoke" in sys.argv[1:]
+SMOKE_ANSWERS = 2000
+SMOKE_STUDENTS = 3  # demo students whose answers the tiny model grades
+# Settings read the environment once, at django.setup(): a smoke run's throw-away data
+# directory (real databases, broker and model server dropped) must be in place before it.
+if SMOKE:
+    WORK = _smoke.use_throwaway_var_dir("grading")
+    os.environ["SORO_GRADING_MAX_NEW_TOKENS"] = "16"
+else:
+    WORK = Path(tempfile.mkdtemp(prefix="soro-grading-bench-"))
+    os.environ["SORO_VAR_DIR"] = str(WORK)
 os.environ["DATABASE_URL"] = f"sqlite:///{WORK / 'bench.sqlite3'}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soro_web.settings")
 
@@ -139,11 +158,13 @@ def bench_exact(total: int, chunk: int) -> None:
     print(f"  scored right: {right / rows:.1%} (answers drawn 70% from the accepted forms)")
 
 
-def bench_model(model_dir: Path | None, samples: int) -> None:
+def bench_model(model_dir: Path | None, samples: int, students: int | None = None) -> bool:
+    """Grade the demo answers with the model; returns whether the job succeeded without a
+    failed answer."""
     from modelops.models import ModelVersion
-    from soro_web.grading.models import Grade, GradingJob
+    from soro_web.grading.models import Answer, Grade, GradingJob
     from soro_web.grading.services import grading_job_execute, grading_job_start
-    from soro_web.grading.services.demo import grading_demo_load
+    from soro_web.grading.services.demo import demo_spec, grading_demo_load
 
     if model_dir is not None:
         target = Path(settings.SORO_MODELS_DIR) / model_dir.name
@@ -155,6 +176,9 @@ def bench_model(model_dir: Path | None, samples: int) -> None:
         )
     _teacher, classroom = setup_school()
     assignment = grading_demo_load(classroom=classroom)
+    if students is not None:  # smoke: only the first few students' answers
+        kept = [username for username, _first, _last in demo_spec()["students"][:students]]
+        Answer.objects.filter(assignment=assignment).exclude(student__username__in=kept).delete()
     settings.SORO_GRADING_SAMPLES = samples
     job = grading_job_start(assignment=assignment)
     started = time.perf_counter()
@@ -177,6 +201,7 @@ def bench_model(model_dir: Path | None, samples: int) -> None:
         for reason in row:
             reasons[reason] = reasons.get(reason, 0) + 1
     print(f"  reasons: {dict(sorted(reasons.items()))}")
+    return job.status == "succeeded" and not job.failed
 
 
 def main() -> None:
@@ -186,11 +211,23 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, help="a checkpoint for the local engine")
     parser.add_argument("--remote", action="store_true", help="grade with SORO_LLM_URL")
     parser.add_argument("--samples", type=int, default=3)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="both parts on tiny data and the tiny random model, in seconds (CI)",
+    )
     args = parser.parse_args()
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, load {load_average()}")
     try:
         call_command("migrate", verbosity=0)
-        if args.model_dir or args.remote:
+        if args.smoke:
+            bench_exact(min(args.answers, SMOKE_ANSWERS), args.chunk)
+            # The model part counts every grade row: it starts from an empty database.
+            call_command("flush", interactive=False, verbosity=0)
+            if not bench_model(_smoke.tiny_model_dir(), samples=1, students=SMOKE_STUDENTS):
+                raise SystemExit("smoke: the model-graded job did not succeed")
+            _smoke.skipped("--remote (grading on SORO_LLM_URL)", "smoke runs reach no server")
+        elif args.model_dir or args.remote:
             bench_model(args.model_dir, args.samples)
         else:
             bench_exact(args.answers, args.chunk)
