@@ -134,7 +134,7 @@ class RefreshOutcome:
     run: ModelRun
     promoted: ModelVersion | None
     refusal: list[str]
-    table: list[dict[str, Any]]
+    table: dict[str, Any]
 
 
 def refresh_config(
@@ -238,8 +238,10 @@ def refresh_versions(run: ModelRun) -> list[tuple[str, ModelVersion]]:
     return found
 
 
-def refresh_table(*, run: ModelRun) -> list[dict[str, Any]]:
-    """Every version of the chain on every benchmark, from the stored evaluations."""
+def refresh_table(*, run: ModelRun) -> dict[str, Any]:
+    """Every version of the chain on every benchmark, from the stored evaluations:
+    ``{"columns": [...], "rows": [{"benchmark", "label", "values": [...]}]}`` (lists, not
+    mappings: PostgreSQL's jsonb does not keep the order of an object's keys)."""
     from modelops.services.evaluation import evaluation_latest
 
     versions = refresh_versions(run)
@@ -248,30 +250,28 @@ def refresh_table(*, run: ModelRun) -> list[dict[str, Any]]:
         for _label, version in versions
         for benchmark in BENCHMARKS
     }
-    table = []
+    rows = []
     for benchmark, group, metric, label in TABLE_ROWS:
-        row: dict[str, Any] = {"benchmark": benchmark, "label": label, "values": {}}
-        for column, version in versions:
+        values = []
+        for _column, version in versions:
             stored = latest[(version.name, benchmark)].get((group, metric))
-            row["values"][f"{column} ({version.name})"] = round(stored.value, 4) if stored else None
-        table.append(row)
-    return table
+            values.append(round(stored.value, 4) if stored else None)
+        rows.append({"benchmark": benchmark, "label": label, "values": values})
+    columns = [f"{column} ({version.name})" for column, version in versions]
+    return {"columns": columns, "rows": rows}
 
 
-def refresh_table_text(table: list[dict[str, Any]]) -> str:
+def refresh_table_text(table: dict[str, Any]) -> str:
     """The table as Markdown, as the command prints it and docs/training.md quotes it."""
-    if not table:
+    columns = table.get("columns", [])
+    if not columns:
         return ""
-    columns = list(table[0]["values"])
     lines = [
         "| " + " | ".join(["benchmark", *columns]) + " |",
         "|" + "---|" * (len(columns) + 1),
     ]
-    for row in table:
-        cells = [
-            "–" if row["values"][column] is None else f"{row['values'][column]:.3f}"
-            for column in columns
-        ]
+    for row in table["rows"]:
+        cells = ["–" if value is None else f"{value:.3f}" for value in row["values"]]
         lines.append("| " + " | ".join([row["label"], *cells]) + " |")
     return "\n".join(lines)
 

@@ -532,7 +532,11 @@ def item_save(*, user: User, data: Mapping[str, Any], item: Item | None = None) 
     cleaned = item_clean(data, topics=topics, where=_("The question"))
     with transaction.atomic():
         if item is not None:
-            item = Item.objects.select_for_update().select_related("current").get(pk=item.pk)
+            item = (
+                Item.objects.select_for_update(of=("self",))
+                .select_related("current")
+                .get(pk=item.pk)
+            )
             before = item.current
             _item_write(cleaned, item, user=user, approve=False)
             if item.current != before and item.is_approved:
