@@ -260,6 +260,10 @@ SORO_MODELOPS_QUEUE = env_str("SORO_MODELOPS_QUEUE", "modelops") or "modelops"
 # Grading jobs too have their own queue: a class's batch never waits behind a model job, and
 # a school can give grading a worker of its own.
 SORO_GRADING_QUEUE = env_str("SORO_GRADING_QUEUE", "grading") or "grading"
+# Everything else (textbook ingestion, exam sweeps): the default queue. A job recovered by a
+# worker's sweep is sent from that worker, so every process must agree on it.
+SORO_DEFAULT_QUEUE = env_str("SORO_DEFAULT_QUEUE", "celery") or "celery"
+CELERY_TASK_DEFAULT_QUEUE = SORO_DEFAULT_QUEUE
 CELERY_TASK_ROUTES = {
     "modelops.*": {"queue": SORO_MODELOPS_QUEUE},
     "grading.*": {"queue": SORO_GRADING_QUEUE},

@@ -76,6 +76,8 @@ class Workers:
         # Model and grading jobs too go to this test's queue, here and in the workers.
         monkeypatch.setitem(app.conf, "task_routes", {})
         self.env["SORO_MODELOPS_QUEUE"] = self.queue
+        # Jobs a worker's sweep sends again (textbook ingestion) go to the default queue.
+        self.env["SORO_DEFAULT_QUEUE"] = self.queue
         self.env["SORO_GRADING_QUEUE"] = self.queue
         # Messages sent by the code under test must go through connections made with the
         # options above, not the app's pooled ones (which may predate them).

@@ -79,7 +79,8 @@ class Command(BaseCommand):
             "--pool",
             settings.SORO_WORKER_POOL,
             "-Q",
-            f"celery,{settings.SORO_MODELOPS_QUEUE},{settings.SORO_GRADING_QUEUE}",
+            f"{settings.SORO_DEFAULT_QUEUE},{settings.SORO_MODELOPS_QUEUE},"
+            f"{settings.SORO_GRADING_QUEUE}",
         ]
         web_env = {**os.environ, "SORO_LLM_PRELOAD": os.environ.get("SORO_LLM_PRELOAD", "1")}
         supervisor = Supervisor(
