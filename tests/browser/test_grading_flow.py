@@ -41,6 +41,8 @@ def add_question(page, **fields: str) -> None:  # type: ignore[no-untyped-def]
 def test_teacher_grades_reviews_and_releases_and_the_student_sees_it(  # type: ignore[no-untyped-def]
     page, people: People, monkeypatch
 ) -> None:
+    # The scripted client (tests/grading/conftest.py) stands for a model that writes the
+    # rubric format: the tiny random model cannot, and the review flow needs parsed grades.
     client = ScriptedClient([AGREE])
     monkeypatch.setattr("soro_web.grading.services.jobs.active_model_client", lambda: client)
     grading_demo_students(classroom=people.classroom, password=PASSWORD)

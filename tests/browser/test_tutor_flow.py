@@ -58,6 +58,8 @@ def test_student_asks_the_tutor_from_a_lesson_and_the_teacher_sees_the_flag(  # 
     practice_items,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Not a double: the real tiny model answers, with a shorter reply budget so the browser
+    # flow stays quick on 2 cores.
     monkeypatch.setattr("tutoring.tutor.services.turns.REPLY_TOKENS", {"tutor": 16, "teacher": 16})
     lesson = lesson_create(teacher=people.teacher, topic=topic)
     lesson_publish(lesson=lesson, user=people.teacher, classes=[people.classroom])

@@ -49,6 +49,7 @@ def scripted(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Install a scripted client as the active model: ``scripted(["Меъёр 1: 2 …"])``."""
 
     def install(replies: Sequence[str]) -> ScriptedClient:
+        # A double: no model that writes the rubric format runs here (see ScriptedClient).
         client = ScriptedClient(replies)
         monkeypatch.setattr("soro_web.grading.services.jobs.active_model_client", lambda: client)
         return client

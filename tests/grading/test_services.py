@@ -378,6 +378,8 @@ def test_failed_grades_are_retried(
     def no_model():  # type: ignore[no-untyped-def]
         raise ModelUnavailable("load_failed", "no active version")
 
+    # Stands for the engine's own refusal (what active_model_client raises when no version
+    # loads), so the test is about the job's handling, not about breaking a model directory.
     monkeypatch.setattr("soro_web.grading.services.jobs.active_model_client", no_model)
     job = run_job(demo, django_capture_on_commit_callbacks, user=demo.teacher)
     assert job.failed == 9 and job.status == "succeeded"
