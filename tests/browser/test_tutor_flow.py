@@ -1,8 +1,10 @@
-"""The tutor as a student and their teacher meet it, in Debian's Chromium: the student opens
-the tutor from a lesson, gets a streamed reply with a citation link that opens the textbook
-passage, asks again (a stronger hint), writes something worrying (the fixed reply, no
-model); during a mock exam the tutor says it is off; the teacher finds the flagged chat
-first and leaves a note.
+"""The tutor as a student and their teacher meet it, in Debian's Chromium.
+
+From a practice item: a student who has just answered wrongly asks the tutor why, gets a
+streamed hint with a citation link that opens the passage, asks again and gets the
+explanation. From a lesson: a streamed reply with a citation, a stronger hint, something
+worrying (the fixed reply, no model); during a mock exam the tutor says it is off; the
+teacher finds the flagged chat first and leaves a note.
 
 The model is the tiny random-weight Gemma 3 through the real local engine (short replies to
 stay fast): its words are gibberish, so what this proves is the mechanics — pieces stream in,
@@ -13,9 +15,11 @@ from __future__ import annotations
 
 import pytest
 
+from soro_web.curriculum.models import Grade, Subject
 from soro_web.lessons.services import lesson_create, lesson_publish
 from tests.browser.test_people_flows import sign_in
 from tests.conftest import People
+from tests.exams.conftest import bank, curriculum  # noqa: F401 - fixtures
 from tests.lessons.conftest import (  # noqa: F401 - fixtures
     gguf_path,
     session_models_dir,
@@ -26,6 +30,8 @@ from tests.lessons.conftest import (  # noqa: F401 - fixtures
     topic,
 )
 from tests.tutor.conftest import practice_items  # noqa: F401 - fixture
+from tutoring.exams.models import Item, PracticeAnswer
+from tutoring.services import DEMO_TEXTBOOKS, textbook_ingest_run, textbook_register_file
 from tutoring.tutor.models import Conversation, Message
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -126,3 +132,63 @@ def test_student_asks_the_tutor_from_a_lesson_and_the_teacher_sees_the_flag(  # 
     teacher_page.wait_for_selector("[data-note]")
     assert "Бо волидайн" in teacher_page.inner_text("[data-note]")
     teacher.close()
+
+
+def test_student_asks_the_tutor_why_after_a_wrong_practice_answer(  # type: ignore[no-untyped-def]
+    page,
+    people: People,
+    bank,  # noqa: F811
+    tiny_version,  # noqa: F811
+    settings,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Not a double: the real tiny model answers, with a shorter reply budget (as above).
+    monkeypatch.setattr("tutoring.tutor.services.turns.REPLY_TOKENS", {"tutor": 16, "teacher": 16})
+    settings.SORO_INDEX_DIR = tmp_path / "indexes"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.SORO_RETRIEVAL_ENCODER = "none"
+    edition = textbook_register_file(
+        path=DEMO_TEXTBOOKS / "math-7.md",
+        title="Алгебра 7",
+        subject=Subject.objects.get(code="math"),
+        grade=Grade.objects.get(number=7),
+        enqueue=False,
+    )
+    assert edition is not None
+    textbook_ingest_run(edition_id=edition.pk)
+    item = Item.objects.get(code="math-010")  # (−3)⁴ = ?  options −81, −12, 12, 81; key 81
+    version = item.current
+    assert version is not None
+
+    sign_in(page, "student")
+    page.goto(f"/exams/practice/{item.pk}/?topic={item.topic_id}")
+    page.locator("input[name=choice]").nth(0).check()  # −81: the classic mistake
+    page.click("#question button[type=submit]")
+    page.wait_for_selector(".feedback.wrong")
+    assert PracticeAnswer.objects.get(student=people.student, item=item).is_correct is False
+
+    page.click("[data-ask-tutor]")
+    page.wait_for_url("**/tutor/*/")
+    conversation = Conversation.objects.get(user=people.student)
+    assert conversation.topic_id == item.topic_id
+    assert version.stem in page.inner_text("main")  # the chat opens on the question
+
+    send(page, "Чаро −81 нодуруст аст?", replies=1)
+    reply = page.locator("#chat li.assistant").first
+    link = reply.locator("a[data-citation]").first
+    assert "Алгебра 7" in link.inner_text()
+    # The student has tried: a stronger hint first, the explanation when they ask again.
+    assert conversation.messages.get(role="assistant").hint_level == 2
+
+    link.click()
+    page.wait_for_url("**/passages/*/")
+    assert "Алгебра 7" in page.inner_text("h1")
+    page.go_back()
+    page.wait_for_selector("#chat-form")
+
+    send(page, "Боз як ишора диҳед, лутфан.", replies=2)
+    levels = list(
+        conversation.messages.filter(role="assistant").values_list("hint_level", flat=True)
+    )
+    assert levels == [2, 3]
