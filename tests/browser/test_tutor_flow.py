@@ -2,7 +2,8 @@
 
 From a practice item: a student who has just answered wrongly asks the tutor why, gets a
 streamed hint with a citation link that opens the passage, asks again and gets the
-explanation. From a lesson: a streamed reply with a citation, a stronger hint, something
+explanation; with a real mock exam open on a question, the tutor is off for it. From a
+lesson: a streamed reply with a citation, a stronger hint, something
 worrying (the fixed reply, no model); during a mock exam the tutor says it is off; the
 teacher finds the flagged chat first and leaves a note.
 
@@ -30,7 +31,8 @@ from tests.lessons.conftest import (  # noqa: F401 - fixtures
     topic,
 )
 from tests.tutor.conftest import practice_items  # noqa: F401 - fixture
-from tutoring.exams.models import Item, PracticeAnswer
+from tutoring.exams.models import Blueprint, Item, PracticeAnswer
+from tutoring.exams.services import mock_start
 from tutoring.services import DEMO_TEXTBOOKS, textbook_ingest_run, textbook_register_file
 from tutoring.tutor.models import Conversation, Message
 
@@ -192,3 +194,30 @@ def test_student_asks_the_tutor_why_after_a_wrong_practice_answer(  # type: igno
         conversation.messages.filter(role="assistant").values_list("hint_level", flat=True)
     )
     assert levels == [2, 3]
+
+    # A mock exam with a question in it is open: the tutor is off for that question, says
+    # why, and no chat is opened.
+    blueprint = Blueprint.objects.create(
+        code="one-math",
+        name="Як савол",
+        minutes=5,
+        sections=[{"subject": "math", "counts": {"choice": 1}, "points": {"choice": 1}}],
+    )
+    attempt = mock_start(student=people.student, blueprint_id=blueprint.pk, seed=1)
+    in_exam = attempt.test.test_items.get().version.item_id
+    chats = Conversation.objects.count()
+    page.evaluate(
+        """item => {
+          const form = Object.assign(
+            document.createElement('form'), {method: 'post', action: '/tutor/new/'});
+          const token = document.querySelector('#chat-form input[name=csrfmiddlewaretoken]');
+          form.innerHTML = token.outerHTML + '<input name="item">';
+          form.elements.namedItem('item').value = item;
+          document.body.appendChild(form);
+          form.submit();
+        }""",
+        f"exams:{in_exam}",
+    )
+    page.wait_for_selector("[data-tutor-off]")
+    assert page.inner_text("[data-tutor-off]").strip()
+    assert Conversation.objects.count() == chats
