@@ -48,6 +48,15 @@ class QuestionForm(forms.Form):
     )
 
 
+class RubricForm(forms.Form):
+    rubric = forms.CharField(
+        label=_("Rubric"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=QuestionForm.base_fields["rubric"].help_text,
+    )
+
+
 class ImportForm(forms.Form):
     file = forms.FileField(
         label=_("Answers file (CSV or XLSX)"),

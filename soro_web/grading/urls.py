@@ -11,6 +11,7 @@ urlpatterns = [
     path("grading/new/", views.assignment_create, name="assignment_create"),
     path(one, views.assignment_detail, name="assignment_detail"),
     path(f"{one}questions/", views.question_add, name="question_add"),
+    path(f"{one}questions/<int:question_pk>/rubric/", views.rubric_edit, name="rubric_edit"),
     path(f"{one}import/", views.answers_import, name="answers_import"),
     path(f"{one}grade/", views.grade_all, name="grade_all"),
     path(f"{one}progress/", views.job_progress, name="job_progress"),

@@ -20,7 +20,13 @@ from django_htmx.http import HttpResponseStopPolling
 
 from soro_web.forms import form_add_validation_error
 from soro_web.grading import services
-from soro_web.grading.forms import AssignmentCreateForm, GradeEditForm, ImportForm, QuestionForm
+from soro_web.grading.forms import (
+    AssignmentCreateForm,
+    GradeEditForm,
+    ImportForm,
+    QuestionForm,
+    RubricForm,
+)
 from soro_web.http import AuthenticatedRequest
 from soro_web.permissions import role_required
 
@@ -94,6 +100,40 @@ def question_add(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return render(
         request, DETAIL, _detail_context(request, assignment, question_form=form), status=422
     )
+
+
+@role_required("teacher")
+@require_http_methods(["GET", "POST"])
+def rubric_edit(request: AuthenticatedRequest, pk: int, question_pk: int) -> HttpResponse:
+    """Change an open question's rubric: a new version; "grade all" then grades again."""
+    assignment = services.assignment_get_for_teacher(user=request.user, pk=pk)
+    question = services.question_get_for_teacher(assignment=assignment, pk=question_pk)
+    rubric = services.current_rubric(question)
+    if request.method == "POST":
+        form = RubricForm(request.POST)
+        if form.is_valid():
+            try:
+                changed = services.rubric_change(
+                    question=question, rubric=form.cleaned_data["rubric"]
+                )
+            except ValidationError as error:
+                form_add_validation_error(form, error)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Rubric version %(version)d saved. Press “Grade all” to grade the "
+                        "answers again with it."
+                    )
+                    % {"version": changed.version},
+                )
+                return _to_detail(pk)
+        status = 422
+    else:
+        form = RubricForm(initial={"rubric": services.rubric_text(rubric)})
+        status = 200
+    context = {"assignment": assignment, "question": question, "rubric": rubric, "form": form}
+    return render(request, "grading/rubric_edit.html", context, status=status)
 
 
 @role_required("teacher")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from soro_web.grading.models import Answer, Assignment, AuditEntry, Grade, GradingJob, Question
@@ -155,3 +156,53 @@ def test_pages_are_light(people: People) -> None:
     ):
         total, _assets = page_weight(client_for(user).get(page).content.decode())
         assert total <= 40 * 1024, f"{page}: {total} bytes compressed"
+
+
+def test_the_teacher_changes_a_rubric_and_grade_all_grades_again(people: People, demo) -> None:  # type: ignore[no-untyped-def]
+    from soro_web.grading.models import Rubric
+    from soro_web.grading.services import answers_pending, rubric_parse, rubric_text
+    from soro_web.grading.services.jobs import Draft, grades_write
+
+    question = demo.questions.get(number=3)
+    rubric = question.rubrics.get()
+    edit = reverse("grading:rubric_edit", kwargs={"pk": demo.pk, "question_pk": question.pk})
+    client = english(people.teacher)
+    detail = client.get(url("assignment_detail", demo)).content.decode()
+    assert f'href="{edit}"' in detail  # the way there
+    page = client.get(edit)
+    assert page.status_code == 200
+    # The text box holds the current rubric the way the parser reads it.
+    shown = page.context["form"].initial["rubric"]
+    assert shown == rubric_text(rubric) and escape(shown).split("\n")[0] in page.content.decode()
+    assert [c.name for c in rubric_parse(shown)] == [c["name"] for c in rubric.criteria]
+
+    # Every answer to the question graded with version 1: nothing is pending.
+    answers = list(demo.answers.filter(question=question))
+    grades_write([Draft(a.pk, 1, "test-grader", "graded", [1.0], 1.0) for a in answers], job=None)
+    assert not answers_pending(demo).filter(question=question).exists()
+
+    same = client.post(edit, {"rubric": shown})
+    assert same.status_code == 422 and "same as before" in same.content.decode()
+    no_levels = client.post(edit, {"rubric": "Далел:"})
+    assert no_levels.status_code == 422 and "has no levels" in no_levels.content.decode()
+    assert question.rubrics.count() == 1
+
+    changed = client.post(edit, {"rubric": "Далел: 0 — нест; 3 — се далели дуруст"})
+    assert changed.status_code == 302 and changed["Location"] == url("assignment_detail", demo)
+    assert list(question.rubrics.order_by("version").values_list("version", flat=True)) == [1, 2]
+    # Grades made with version 1 stay; "grade all" now grades these answers again.
+    assert Grade.objects.filter(answer__in=answers, rubric_version=1).count() == len(answers)
+    assert answers_pending(demo).filter(question=question).count() == len(answers)
+
+    exact = demo.questions.get(number=1)
+    refused = client.post(
+        reverse("grading:rubric_edit", kwargs={"pk": demo.pk, "question_pk": exact.pk}),
+        {"rubric": "Далел: 0 — нест; 1 — ҳаст"},
+    )
+    assert refused.status_code == 422 and "Only open questions" in refused.content.decode()
+    other = reverse("grading:rubric_edit", kwargs={"pk": demo.pk, "question_pk": 10**6})
+    assert client.get(other).status_code == 404
+    Assignment.objects.filter(pk=demo.pk).update(released_at=timezone.now())
+    closed = client.post(edit, {"rubric": "Далел: 0 — нест; 2 — ду далел"})
+    assert closed.status_code == 422 and "released" in closed.content.decode()
+    assert Rubric.objects.filter(question=question).count() == 2

@@ -262,6 +262,11 @@ def own_assignment(people: People) -> dict[str, Any]:
     return {"pk": an_assignment(people).pk}
 
 
+def own_open_question(people: People) -> dict[str, Any]:
+    assignment = an_assignment(people)
+    return {"pk": assignment.pk, "question_pk": assignment.questions.get(kind="open").pk}
+
+
 def own_grade(people: People) -> dict[str, Any]:
     assignment = an_assignment(people)
     return {"pk": assignment.pk, "grade_pk": people._grade.pk}  # type: ignore[attr-defined]
@@ -457,6 +462,7 @@ MATRIX: dict[str, Rule] = {
             "points": 1,
         },
     ),
+    "grading:rubric_edit": Rule("get", OWNER_ONLY_PAGE, kwargs=own_open_question),
     # No file: the teacher gets the form back with its error.
     "grading:answers_import": Rule("post", {**OWNER_ONLY_POST, T: 422}, kwargs=own_assignment),
     "grading:grade_all": Rule("post", OWNER_ONLY_POST, kwargs=own_assignment),

@@ -11,9 +11,12 @@ from soro_web.grading.services.assignments import (
     assignment_questions,
     assignments_for_user,
     classes_for_teacher,
+    current_rubric,
     question_add,
+    question_get_for_teacher,
     rubric_change,
     rubric_parse,
+    rubric_text,
 )
 from soro_web.grading.services.jobs import (
     Grader,
@@ -53,6 +56,7 @@ __all__ = [
     "assignments_for_user",
     "audit_trail",
     "classes_for_teacher",
+    "current_rubric",
     "grade_accept",
     "grade_counts",
     "grade_criteria",
@@ -67,8 +71,10 @@ __all__ = [
     "grading_job_sweep",
     "grading_retry_failed",
     "question_add",
+    "question_get_for_teacher",
     "review_queue",
     "rubric_change",
     "rubric_parse",
+    "rubric_text",
     "student_results",
 ]

@@ -238,13 +238,38 @@ def question_add(
     return question
 
 
+def rubric_text(rubric: Rubric | None) -> str:
+    """A rubric written the way :func:`rubric_parse` reads it (to edit it in a text box)."""
+    if rubric is None:
+        return ""
+    return "\n".join(
+        f"{criterion['name']}: "
+        + "; ".join(f"{level['points']} — {level['descriptor']}" for level in criterion["levels"])
+        for criterion in rubric.criteria
+    )
+
+
+def question_get_for_teacher(*, assignment: Assignment, pk: int) -> Question:
+    """One of the assignment's questions (404 for any other)."""
+    question = assignment.questions.filter(pk=pk).first()
+    if question is None:
+        raise Http404(_("There is no such question."))
+    return question
+
+
 @transaction.atomic
 def rubric_change(*, question: Question, rubric: str) -> Rubric:
     """A new version of an open question's rubric; grades made with older versions stay as
-    they were, and "grade all" grades the answers again with the new one."""
+    they were, and "grade all" grades the answers again with the new one. Refused once the
+    grades are released, for an exact question, and when nothing changed."""
+    _check_open(question.assignment)
+    if question.kind != Question.Kind.OPEN:
+        raise ValidationError(_("Only open questions have a rubric."))
     criteria = rubric_parse(rubric)
     _check_criteria(criteria)
     latest = current_rubric(question)
+    if latest is not None and latest.criteria == _criteria_json(criteria):
+        raise ValidationError({"rubric": _("The rubric is the same as before.")})
     return Rubric.objects.create(
         question=question,
         version=(latest.version + 1) if latest else 1,
