@@ -48,6 +48,14 @@ class QuestionForm(forms.Form):
     )
 
 
+class ExamImportForm(forms.Form):
+    test = forms.TypedChoiceField(label=_("Class test"), coerce=int, choices=())
+
+    def __init__(self, *args: Any, tests: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["test"].choices = tests
+
+
 class RubricForm(forms.Form):
     rubric = forms.CharField(
         label=_("Rubric"),

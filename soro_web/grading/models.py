@@ -37,6 +37,8 @@ class Assignment(models.Model):
         verbose_name=_("teacher"),
     )
     title = models.CharField(_("title"), max_length=200)
+    # "exams:<test id>" for the short answers of a class test brought in from exam practice.
+    source = models.CharField(_("source"), max_length=40, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     released_at = models.DateTimeField(_("grades released"), null=True, blank=True)
 
@@ -46,6 +48,13 @@ class Assignment(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("assignment")
         verbose_name_plural = _("assignments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["teacher", "source"],
+                condition=~models.Q(source=""),
+                name="one_assignment_per_source",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -122,6 +131,7 @@ class Answer(models.Model):
     class Source(models.TextChoices):
         PLATFORM = "platform", _("submitted in Soro")
         IMPORT = "import", _("imported from a file")
+        EXAM = "exam", _("from a class test")
 
     assignment = models.ForeignKey(
         Assignment, on_delete=models.CASCADE, related_name="answers", verbose_name=_("assignment")

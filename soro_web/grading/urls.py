@@ -9,6 +9,7 @@ one = "grading/<int:pk>/"
 urlpatterns = [
     path("grading/", views.assignment_list, name="assignment_list"),
     path("grading/new/", views.assignment_create, name="assignment_create"),
+    path("grading/from-test/", views.assignment_from_exam, name="assignment_from_exam"),
     path(one, views.assignment_detail, name="assignment_detail"),
     path(f"{one}questions/", views.question_add, name="question_add"),
     path(f"{one}questions/<int:question_pk>/rubric/", views.rubric_edit, name="rubric_edit"),

@@ -22,6 +22,7 @@ from soro_web.forms import form_add_validation_error
 from soro_web.grading import services
 from soro_web.grading.forms import (
     AssignmentCreateForm,
+    ExamImportForm,
     GradeEditForm,
     ImportForm,
     QuestionForm,
@@ -47,7 +48,40 @@ def _to_detail(pk: int) -> HttpResponse:
 def assignment_list(request: AuthenticatedRequest) -> HttpResponse:
     """Teachers: their assignments. Students: the assignments of their classes."""
     assignments = services.assignments_for_user(user=request.user)
-    return render(request, "grading/assignment_list.html", {"assignments": assignments})
+    context: dict[str, object] = {"assignments": assignments}
+    if request.user.is_teacher:
+        tests = services.exam_tests_for_grading(teacher=request.user)
+        context["exam_form"] = ExamImportForm(tests=tests) if tests else None
+    return render(request, "grading/assignment_list.html", context)
+
+
+@role_required("teacher")
+@require_POST
+def assignment_from_exam(request: AuthenticatedRequest) -> HttpResponse:
+    """Bring the short answers of one of the teacher's class tests into grading."""
+    form = ExamImportForm(request.POST, tests=services.exam_tests_for_grading(teacher=request.user))
+    if not form.is_valid():
+        messages.error(request, _("Choose one of your class tests."))
+        return redirect("grading:assignment_list")
+    try:
+        result = services.assignment_from_exam(
+            teacher=request.user, test_id=form.cleaned_data["test"]
+        )
+    except ValidationError as error:
+        _errors(request, error)
+        return redirect("grading:assignment_list")
+    messages.success(
+        request,
+        _("Short answers brought in: %(created)d new, %(unchanged)d already here.")
+        % {"created": result.created, "unchanged": result.unchanged},
+    )
+    if result.skipped_questions:
+        messages.info(
+            request,
+            _("Numeric questions with a tolerance stay with the test's own scoring: %(count)d.")
+            % {"count": result.skipped_questions},
+        )
+    return _to_detail(result.assignment.pk)
 
 
 @role_required("teacher")

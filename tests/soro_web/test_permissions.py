@@ -462,6 +462,8 @@ MATRIX: dict[str, Rule] = {
             "points": 1,
         },
     ),
+    # No test chosen: back to the list with the error (teachers); others are refused.
+    "grading:assignment_from_exam": Rule("post", only({T, TO}, 302, 403, 302)),
     "grading:rubric_edit": Rule("get", OWNER_ONLY_PAGE, kwargs=own_open_question),
     # No file: the teacher gets the form back with its error.
     "grading:answers_import": Rule("post", {**OWNER_ONLY_POST, T: 422}, kwargs=own_assignment),

@@ -18,6 +18,11 @@ from soro_web.grading.services.assignments import (
     rubric_parse,
     rubric_text,
 )
+from soro_web.grading.services.exam_answers import (
+    ExamImport,
+    assignment_from_exam,
+    exam_tests_for_grading,
+)
 from soro_web.grading.services.jobs import (
     Grader,
     answers_pending,
@@ -43,12 +48,14 @@ from soro_web.grading.services.review import (
 )
 
 __all__ = [
+    "ExamImport",
     "Grader",
     "ImportResult",
     "answer_submit",
     "answers_import",
     "answers_pending",
     "assignment_create",
+    "assignment_from_exam",
     "assignment_get_for_student",
     "assignment_get_for_teacher",
     "assignment_questions",
@@ -57,6 +64,7 @@ __all__ = [
     "audit_trail",
     "classes_for_teacher",
     "current_rubric",
+    "exam_tests_for_grading",
     "grade_accept",
     "grade_counts",
     "grade_criteria",

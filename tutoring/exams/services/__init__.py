@@ -45,6 +45,13 @@ from tutoring.exams.services.bank import (
     item_save,
     items_for_teacher,
 )
+from tutoring.exams.services.grading_handoff import (
+    ShortAnswer,
+    ShortQuestion,
+    TestShortAnswers,
+    short_answers_for_grading,
+    tests_with_short_answers,
+)
 from tutoring.exams.services.practice import (
     practice_answer,
     practice_item,
@@ -62,6 +69,9 @@ __all__ = [
     "EXPORT_FORMATS",
     "DeadlinePassed",
     "ImportReport",
+    "ShortAnswer",
+    "ShortQuestion",
+    "TestShortAnswers",
     "answer_view",
     "assigned_start",
     "attempt_answer_save",
@@ -102,6 +112,8 @@ __all__ = [
     "practice_sync",
     "practice_topics",
     "question_public",
+    "short_answers_for_grading",
     "student_history",
+    "tests_with_short_answers",
     "topic_get",
 ]
