@@ -176,8 +176,8 @@ def test_no_prompt_holds_a_secret(
     ran("regenerate")
 
     # The tutor, for a student and for the teacher (the teacher's students' chats exist).
-    for user in (people.student, people.teacher):
-        conversation = tutor_conversation_start(user=user, lesson_id=lesson.pk)
+    for user, about in ((people.student, {"topic_id": lesson.topic_id}), (people.teacher, {})):
+        conversation = tutor_conversation_start(user=user, **about)
         for text in ("Муодила чист?", INJECTION):
             plan = tutor_turn_prepare(conversation=conversation, user=user, text=text)
             assert list(tutor_turn_stream(plan=plan))[-1]["type"] != "error"
