@@ -87,9 +87,7 @@ def lockout_response(
     from soro_web.accounts.forms import UnlockForm
 
     username = (credentials or {}).get("username") or request.POST.get("username", "")
-    form = getattr(request, "soro_unlock_form", None) or UnlockForm(
-        initial={"username": username}
-    )
+    form = getattr(request, "soro_unlock_form", None) or UnlockForm(initial={"username": username})
     return render(
         request,
         "accounts/locked_out.html",

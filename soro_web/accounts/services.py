@@ -17,11 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from soro_web.accounts.models import (
+    JOIN_CODE_ALPHABET,
     ApiToken,
     Classroom,
     Enrollment,
     JoinFailure,
-    JOIN_CODE_ALPHABET,
     School,
     UnlockCode,
     User,
@@ -475,17 +475,12 @@ def account_unlock(*, request: HttpRequest, username: str, code: str) -> User:
     with transaction.atomic():
         used = (
             match is not None
-            and UnlockCode.objects.usable()
-            .filter(pk=match.pk)
-            .update(used_at=timezone.now())
-            == 1
+            and UnlockCode.objects.usable().filter(pk=match.pk).update(used_at=timezone.now()) == 1
         )
         if used:
             reset(username=username)
     if not used or user is None:
-        user_login_failed.send(
-            sender=__name__, credentials={"username": username}, request=request
-        )
+        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
         raise ValidationError(
             _(
                 "This unlock code is wrong, used or expired. Check it, or ask your teacher "

@@ -154,9 +154,7 @@ def account_unlock(request: HtmxRequest) -> HttpResponse:
             # the lockout page; it shows this form with its error.
             request.soro_unlock_form = form  # type: ignore[attr-defined]
         else:
-            messages.success(
-                request, _("Your sign-in is unlocked. Sign in with your password.")
-            )
+            messages.success(request, _("Your sign-in is unlocked. Sign in with your password."))
             return redirect("accounts:login")
     return render(request, "accounts/unlock.html", {"form": form})
 

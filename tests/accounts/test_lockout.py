@@ -41,7 +41,9 @@ def test_an_attacker_elsewhere_cannot_lock_the_user_out(people: People, settings
     assert is_signed_in(login("student", PASSWORD, "10.0.0.1"))
 
 
-def test_a_school_behind_one_address_is_not_locked_out_by_one_pupil(people: People, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_school_behind_one_address_is_not_locked_out_by_one_pupil(
+    people: People, settings
+) -> None:  # type: ignore[no-untyped-def]
     fail("student", "10.0.0.1", settings.AXES_FAILURE_LIMIT)
     assert login("student", PASSWORD, "10.0.0.1").status_code == 429
     assert is_signed_in(login("teacher", PASSWORD, "10.0.0.1"))

@@ -241,8 +241,12 @@ def test_teachers_see_their_students_wrong_codes_and_staff_the_totals_per_addres
     guess(people.student_other, "10.0.0.1")  # another teacher's student
     with pytest.raises(ValidationError):
         services.student_sign_up(
-            username="x", password="tajik-letters-2026", first_name="Х", last_name="Х",
-            join_code="ZZZZZZ", address="10.0.0.2",
+            username="x",
+            password="tajik-letters-2026",
+            first_name="Х",
+            last_name="Х",
+            join_code="ZZZZZZ",
+            address="10.0.0.2",
         )
 
     roster = services.classroom_roster(classroom=people.classroom)
@@ -257,5 +261,5 @@ def test_teachers_see_their_students_wrong_codes_and_staff_the_totals_per_addres
         {"address": "10.0.0.2", "failures": 1, "signed_in": 0, "students": 0},
     ]
     staff_page = client_for(people.staff).get(reverse("accounts:teacher_list")).content.decode()
-    assert '<td>10.0.0.1</td><td>4</td><td>4</td><td>2</td>' in staff_page
+    assert "<td>10.0.0.1</td><td>4</td><td>4</td><td>2</td>" in staff_page
     assert not JoinFailure.objects.filter(pk=old.pk).exists()

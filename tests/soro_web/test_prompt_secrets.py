@@ -143,7 +143,9 @@ def own_assignment(people: People) -> Assignment:
         assignment=assignment, text="Муодилаи 2x = 6-ро ҳал кунед.", kind="open", rubric=RUBRIC
     )
     answer_submit(
-        student=people.student, assignment=assignment, answers={question.pk: "x = 3, зеро 6 : 2 = 3."}
+        student=people.student,
+        assignment=assignment,
+        answers={question.pk: "x = 3, зеро 6 : 2 = 3."},
     )
     return assignment
 
@@ -169,9 +171,7 @@ def test_no_prompt_holds_a_secret(
     assert events[-1]["type"] == "saved", events[-1]
     ran("draft")
     section.refresh_from_db()
-    events = list(
-        lesson_draft_section(section=section, user=people.teacher, instruction=INJECTION)
-    )
+    events = list(lesson_draft_section(section=section, user=people.teacher, instruction=INJECTION))
     assert events[-1]["type"] == "saved", events[-1]
     ran("regenerate")
 

@@ -17,8 +17,7 @@ from django.utils import timezone
 from tests.conftest import People
 from tests.tutoring.test_services import BOOK, index_dir  # noqa: F401 - fixture
 from tutoring.models import Passage, TextbookEdition
-from tutoring.services import ingestion
-from tutoring.services import textbook_ingest_run, textbook_register_file
+from tutoring.services import ingestion, textbook_ingest_run, textbook_register_file
 
 
 def register(path: Path) -> TextbookEdition:

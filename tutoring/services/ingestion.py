@@ -288,9 +288,7 @@ def _retry(edition: TextbookEdition, directory: Path, message: str, *, claimed: 
         )
         logger.warning("edition %s: %s (%s)", edition.pk, note, message)
         transaction.on_commit(lambda: shutil.rmtree(directory.parent, ignore_errors=True))
-        transaction.on_commit(
-            lambda: textbook_ingest.apply_async((edition.pk,), countdown=delay)
-        )
+        transaction.on_commit(lambda: textbook_ingest.apply_async((edition.pk,), countdown=delay))
     return True
 
 
