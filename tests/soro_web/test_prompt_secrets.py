@@ -4,7 +4,9 @@ Every path that sends text to the model is run against a database that holds sec
 Django secret key, live API tokens, password hashes, one-time unlock and class codes, another
 student's name, answers and tutor chat), and everything handed to the engine is checked for
 them. Paths: a lesson section draft, a regeneration with an injection as instruction, the
-tutor for a student, the teacher's chat, grading of open answers, the staff playground.
+tutor for a student, the teacher's chat, grading of open answers, the staff playground
+(every caller of ``generation_stream``). The evaluation loops (``modelops/evaluation``) also
+generate, but from benchmark files only, never from the database, so they are not run here.
 
 The recorder sits at the engine's boundary: it replaces ``LocalEngine.stream_chat`` (the only
 way text reaches the local model; every path gets its client from ``active_model_client``
