@@ -171,8 +171,11 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
-# Lock out a *username* after repeated failures. Schools share one public address behind
-# NAT, so locking by IP would lock a whole school out because of one pupil.
+# Wrong passwords lock the (username, address) pair: an attacker elsewhere cannot lock the
+# real user out, and a school behind NAT is not locked out because of one pupil. A higher
+# per-username ceiling (SORO_LOGIN_USERNAME_CEILING failures from all addresses within the
+# cool-off time) locks the username everywhere; a teacher's one-time unlock code
+# (SORO_UNLOCK_CODE_MINUTES valid, single use) lets the real user back in.
 # Wrong class codes: a signed-in student may get SORO_JOIN_FAILURES_PER_USER wrong in
 # SORO_JOIN_FAILURE_WINDOW_MINUTES; an address (a whole school behind NAT) many more.
 SORO_JOIN_FAILURES_PER_USER = env_int("SORO_JOIN_FAILURES_PER_USER", 10, minimum=1)
@@ -184,13 +187,14 @@ SORO_API_TOKEN_DAYS = env_int("SORO_API_TOKEN_DAYS", 90, minimum=0)
 
 AXES_FAILURE_LIMIT = env_int("SORO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SORO_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+SORO_LOGIN_USERNAME_CEILING = env_int("SORO_LOGIN_USERNAME_CEILING", 50, minimum=1)
+SORO_UNLOCK_CODE_MINUTES = env_int("SORO_UNLOCK_CODE_MINUTES", 60, minimum=1)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_HANDLER = "soro_web.accounts.lockout.PairAndCeilingHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "soro_web.accounts.lockout.lockout_response"
 AXES_VERBOSE = False
 AXES_USERNAME_FORM_FIELD = "username"
-# axes.W006 asks for the IP address in the lockout key; by design we do not (see above).
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 SORO_JOIN_CODE_DAYS = env_int("SORO_JOIN_CODE_DAYS", 30, minimum=1)
 
@@ -362,6 +366,11 @@ SORO_CORPUS_SOURCES_DIR = env_path("SORO_CORPUS_SOURCES_DIR", VAR_DIR / "corpus-
 
 SORO_INDEX_DIR = Path(env_str("SORO_INDEX_DIR", str(VAR_DIR / "indexes")) or "").resolve()
 SORO_TEXTBOOK_MAX_MB = env_int("SORO_TEXTBOOK_MAX_MB", 50, minimum=1)
+# A textbook job that stops with an error of the server's own ("internal", not a damaged
+# file) is queued again up to SORO_INGEST_RETRIES times, after SORO_INGEST_RETRY_SECONDS,
+# doubling each time.
+SORO_INGEST_RETRIES = env_int("SORO_INGEST_RETRIES", 2, minimum=0, maximum=10)
+SORO_INGEST_RETRY_SECONDS = env_float("SORO_INGEST_RETRY_SECONDS", 30.0, minimum=0.0)
 # Chosen by measurement on the labelled Tajik set (docs/retrieval.md): 512 beat 256 and 384.
 SORO_PASSAGE_TOKENS = env_int("SORO_PASSAGE_TOKENS", 512, minimum=32)
 SORO_PASSAGE_OVERLAP = env_int("SORO_PASSAGE_OVERLAP", 32, minimum=0)

@@ -153,6 +153,8 @@ class TextbookEdition(models.Model):
     owner = models.CharField(_("owner"), max_length=32, blank=True)
     heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent to the queue"), null=True, blank=True)
+    # Automatic retries after an internal error (SORO_INGEST_RETRIES).
+    retries = models.PositiveSmallIntegerField(_("retries"), default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     claimed_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

@@ -64,3 +64,19 @@ class TeacherForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     school = forms.ModelChoiceField(label=_("School"), queryset=School.objects.all())
+
+
+class UnlockForm(forms.Form):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    code = forms.CharField(
+        label=_("Unlock code"),
+        max_length=20,
+        help_text=_("The one-time code your teacher gave you."),
+        widget=forms.TextInput(
+            attrs={"autocapitalize": "characters", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from soro_web.accounts.models import (
+    JOIN_CODE_ALPHABET,
     ApiToken,
     Classroom,
     Enrollment,
     JoinFailure,
     School,
+    UnlockCode,
     User,
     new_join_code,
     normalize_join_code,
@@ -45,6 +51,8 @@ def classroom_find_by_join_code(*, join_code: str) -> Classroom:
 
 
 WRONG_CODES = {"unknown_code", "expired_code"}
+#: Teachers and staff see the wrong class codes of this many last hours.
+JOIN_FAILURE_REPORT_HOURS = 24
 
 
 def _join_failures_since(*, user: User | None, address: str | None) -> tuple[int, int]:
@@ -77,8 +85,12 @@ def _join_failure_record(error: ValidationError, *, user: User | None, address: 
     codes = {e.code for errors in getattr(error, "error_dict", {}).values() for e in errors}
     if codes & WRONG_CODES:
         JoinFailure.objects.create(user=user, address=address or None)
-        cutoff = timezone.now() - timedelta(minutes=settings.SORO_JOIN_FAILURE_WINDOW_MINUTES)
-        JoinFailure.objects.filter(created_at__lt=cutoff).delete()
+        # Kept for the teachers' and staff's counts of the last day, at least.
+        keep = max(
+            timedelta(minutes=settings.SORO_JOIN_FAILURE_WINDOW_MINUTES),
+            timedelta(hours=JOIN_FAILURE_REPORT_HOURS),
+        )
+        JoinFailure.objects.filter(created_at__lt=timezone.now() - keep).delete()
 
 
 def _join_code_error(message: str, code: str) -> ValidationError:
@@ -342,7 +354,42 @@ def classroom_get_for_teacher(*, user: User, pk: int) -> Classroom:
 
 
 def classroom_roster(*, classroom: Classroom) -> list[Enrollment]:
-    return list(classroom.enrollments.select_related("student"))
+    """The class's enrolments, each with ``wrong_codes``: the wrong class codes its student
+    typed in the last ``JOIN_FAILURE_REPORT_HOURS`` hours (someone guessing codes)."""
+    from django.db.models import Count, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    since = timezone.now() - timedelta(hours=JOIN_FAILURE_REPORT_HOURS)
+    failures = (
+        JoinFailure.objects.filter(user=OuterRef("student"), created_at__gte=since)
+        .values("user")
+        .annotate(total=Count("pk"))
+        .values("total")
+    )
+    return list(
+        classroom.enrollments.select_related("student").annotate(
+            wrong_codes=Coalesce(Subquery(failures), 0)
+        )
+    )
+
+
+def join_failures_by_address(*, limit: int = 20) -> list[dict[str, Any]]:
+    """For staff: wrong class codes of the last ``JOIN_FAILURE_REPORT_HOURS`` hours per
+    address (most first), with how many of them came from signed-in students and how many
+    different students that was."""
+    from django.db.models import Count, Q
+
+    since = timezone.now() - timedelta(hours=JOIN_FAILURE_REPORT_HOURS)
+    return list(
+        JoinFailure.objects.filter(created_at__gte=since)
+        .values("address")
+        .annotate(
+            failures=Count("pk"),
+            signed_in=Count("pk", filter=Q(user__isnull=False)),
+            students=Count("user", distinct=True),
+        )
+        .order_by("-failures", "address")[:limit]
+    )
 
 
 def classrooms_for_user(*, user: User) -> list[Classroom]:
@@ -361,3 +408,84 @@ def teachers_list() -> list[User]:
         .select_related("school")
         .order_by("school__name", "last_name", "first_name")
     )
+
+
+# --- unlocking a locked sign-in ---------------------------------------------------------------
+
+UNLOCK_CODE_LENGTH = 8
+
+
+def unlock_code_target(*, by: User, user_id: int) -> User:
+    """The person ``by`` may make an unlock code for: staff anyone, a teacher a student of
+    one of their classes. Http404 for anyone else (their existence is not revealed)."""
+    from django.http import Http404
+
+    queryset = User.objects.filter(pk=user_id, is_active=True)
+    if not by.is_staff:
+        if not by.is_teacher:
+            raise PermissionDenied(_("Only teachers and administrators make unlock codes."))
+        queryset = queryset.filter(
+            role=User.Role.STUDENT, is_staff=False, enrollments__classroom__teacher=by
+        )
+    user = queryset.distinct().first()
+    if user is None:
+        raise Http404(_("No such student, or not in your classes."))
+    return user
+
+
+@transaction.atomic
+def unlock_code_create(*, by: User, user: User) -> tuple[UnlockCode, str]:
+    """A one-time code that unlocks ``user``'s sign-in; the plain code is returned once and
+    only its hash is stored. A new code replaces the person's earlier unused ones."""
+    target = unlock_code_target(by=by, user_id=user.pk)
+    code = "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(UNLOCK_CODE_LENGTH))
+    UnlockCode.objects.filter(user=target, used_at__isnull=True).delete()
+    unlock = UnlockCode.objects.create(
+        user=target,
+        created_by=by,
+        code_hash=make_password(code),
+        expires_at=timezone.now() + timedelta(minutes=settings.SORO_UNLOCK_CODE_MINUTES),
+    )
+    return unlock, f"{code[:4]}-{code[4:]}"
+
+
+def account_unlock(*, request: HttpRequest, username: str, code: str) -> User:
+    """Lift the sign-in lockout of ``username`` with a teacher's one-time code.
+
+    A wrong, used or expired code counts as a failed sign-in of ``username`` from the
+    request's address (django-axes counts it, so guessing codes locks like guessing
+    passwords), and after ``UNLOCK_CODE_TRIES`` wrong codes beyond the lockout the address
+    may not try again until the cool-off ends. ``request`` is the sign-in request axes
+    counts against."""
+    from axes.utils import reset
+
+    from soro_web.accounts.lockout import unlock_tries_left
+
+    username = (username or "").strip()
+    if not unlock_tries_left(request, username):
+        raise ValidationError(
+            _("Too many wrong unlock codes. Wait %(minutes)d minutes.")
+            % {"minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)},
+            code="too_many_attempts",
+        )
+    plain = normalize_join_code(code or "")
+    user = User.objects.filter(username=username, is_active=True).first()
+    candidates = list(UnlockCode.objects.usable().filter(user=user)) if user else []
+    match = next((c for c in candidates if check_password(plain, c.code_hash)), None)
+    with transaction.atomic():
+        used = (
+            match is not None
+            and UnlockCode.objects.usable().filter(pk=match.pk).update(used_at=timezone.now()) == 1
+        )
+        if used:
+            reset(username=username)
+    if not used or user is None:
+        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+        raise ValidationError(
+            _(
+                "This unlock code is wrong, used or expired. Check it, or ask your teacher "
+                "for a new one."
+            ),
+            code="wrong_unlock_code",
+        )
+    return user

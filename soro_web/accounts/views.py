@@ -12,7 +12,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from soro_web.accounts import services
-from soro_web.accounts.forms import ClassroomForm, JoinClassForm, StudentSignUpForm, TeacherForm
+from soro_web.accounts.forms import (
+    ClassroomForm,
+    JoinClassForm,
+    StudentSignUpForm,
+    TeacherForm,
+    UnlockForm,
+)
 from soro_web.forms import form_add_validation_error
 from soro_web.http import AuthenticatedRequest, HtmxRequest
 from soro_web.permissions import role_required, staff_required
@@ -124,4 +130,45 @@ def teacher_list(request: AuthenticatedRequest) -> HttpResponse:
             )
             return redirect("accounts:teacher_list")
     teachers = services.teachers_list()
-    return render(request, "accounts/teacher_list.html", {"form": form, "teachers": teachers})
+    return render(
+        request,
+        "accounts/teacher_list.html",
+        {
+            "form": form,
+            "teachers": teachers,
+            "join_failures": services.join_failures_by_address(),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def account_unlock(request: HtmxRequest) -> HttpResponse:
+    """A locked-out person enters their username and their teacher's one-time code."""
+    form = UnlockForm(request.POST or None, initial={"username": request.GET.get("username", "")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_unlock(request=request, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error("code", error)
+            # A wrong code that locks this address again makes axes' middleware answer with
+            # the lockout page; it shows this form with its error.
+            request.soro_unlock_form = form  # type: ignore[attr-defined]
+        else:
+            messages.success(request, _("Your sign-in is unlocked. Sign in with your password."))
+            return redirect("accounts:login")
+    return render(request, "accounts/unlock.html", {"form": form})
+
+
+@role_required("teacher", "staff")
+@require_POST
+def unlock_code_create(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+    """Make a one-time unlock code for a student (staff: anyone) and show it once."""
+    person = services.unlock_code_target(by=request.user, user_id=user_id)
+    unlock, code = services.unlock_code_create(by=request.user, user=person)
+    response = render(
+        request,
+        "accounts/unlock_code.html",
+        {"person": person, "code": code, "unlock": unlock},
+    )
+    response["Cache-Control"] = "no-store"
+    return response

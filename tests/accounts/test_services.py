@@ -219,3 +219,47 @@ def test_guessing_class_codes_is_stopped_per_student_and_generously_per_address(
         student=student, join_code=people.classroom.join_code, address="10.0.0.1"
     )
     assert student.enrollments.count() == 1
+
+
+def test_teachers_see_their_students_wrong_codes_and_staff_the_totals_per_address(
+    people: People,
+) -> None:
+    from django.urls import reverse
+
+    from soro_web.accounts.models import JoinFailure
+    from tests.conftest import client_for
+
+    def guess(student, address: str) -> None:  # type: ignore[no-untyped-def]
+        with pytest.raises(ValidationError):
+            services.classroom_join(student=student, join_code="ZZZZZZ", address=address)
+
+    # Older than a day: not counted, and removed at the next wrong code.
+    old = JoinFailure.objects.create(user=people.student, address="10.0.0.1")
+    JoinFailure.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    for _try in range(3):
+        guess(people.student, "10.0.0.1")
+    guess(people.student_other, "10.0.0.1")  # another teacher's student
+    with pytest.raises(ValidationError):
+        services.student_sign_up(
+            username="x",
+            password="tajik-letters-2026",
+            first_name="Х",
+            last_name="Х",
+            join_code="ZZZZZZ",
+            address="10.0.0.2",
+        )
+
+    roster = services.classroom_roster(classroom=people.classroom)
+    assert [(e.student.username, e.wrong_codes) for e in roster] == [("student", 3)]
+    page = client_for(people.teacher).get(
+        reverse("accounts:classroom_detail", args=[people.classroom.pk])
+    )
+    assert '<td class="wrong-codes"><strong>3</strong></td>' in page.content.decode()
+
+    assert services.join_failures_by_address() == [
+        {"address": "10.0.0.1", "failures": 4, "signed_in": 4, "students": 2},
+        {"address": "10.0.0.2", "failures": 1, "signed_in": 0, "students": 0},
+    ]
+    staff_page = client_for(people.staff).get(reverse("accounts:teacher_list")).content.decode()
+    assert "<td>10.0.0.1</td><td>4</td><td>4</td><td>2</td>" in staff_page
+    assert not JoinFailure.objects.filter(pk=old.pk).exists()

@@ -295,6 +295,14 @@ MATRIX: dict[str, Rule] = {
         "post", {A: 302, S: 403, SO: 403, T: 302, TO: 404, ST: 302}, kwargs=own_class
     ),
     "accounts:teacher_list": Rule("get", only({ST}, 200, 403, 302)),
+    # The lockout page's unlock form: for anyone, signed in or not.
+    "accounts:unlock": Rule("get", every(200)),
+    # A one-time unlock code for the teacher's student: their teacher or staff.
+    "accounts:unlock_code_create": Rule(
+        "post",
+        {A: 302, S: 403, SO: 403, T: 200, TO: 404, ST: 200},
+        kwargs=lambda p: {"user_id": p.student.pk},
+    ),
     "curriculum:overview": Rule("get", signed_in(302, 200)),
     "curriculum:units": Rule(
         "get", signed_in(302, 200), kwargs=lambda p: {"subject_code": "math", "grade_number": 7}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -246,12 +246,50 @@ def _ingest_claimed(
         # Damaged files are reported by the parsers as IngestError("corrupt"); anything else is
         # the server's fault and must not be blamed on the teacher's file.
         logger.exception("ingesting edition %s failed", edition_id)
-        _fail(edition, directory, "internal", f"{type(error).__name__}: {error}", claimed=mine())
+        message = f"{type(error).__name__}: {error}"
+        if _retry(edition, directory, message, claimed=mine()):
+            return
+        _fail(edition, directory, "internal", message, claimed=mine())
         raise
 
 
 class _ClaimLost(Exception):
     """Another run claimed this edition (this one was presumed dead)."""
+
+
+def retry_note(number: int, limit: int, seconds: float) -> str:
+    """What a job retried after an internal error says in its log (the stage)."""
+    return f"retry {number} of {limit} after an internal error, in {seconds:g} s"
+
+
+def _retry(edition: TextbookEdition, directory: Path, message: str, *, claimed: Any) -> bool:
+    """Queue a run that stopped with an internal error again, with back-off, while it has
+    retries left; what it wrote is removed in the same transaction (so the next run cannot
+    add a second set of passages). False when no retry is left (the caller fails it)."""
+    from tutoring.tasks import textbook_ingest
+
+    with transaction.atomic():
+        current = claimed.select_for_update().values_list("retries", flat=True).first()
+        if current is None or current >= settings.SORO_INGEST_RETRIES:
+            return False
+        number = current + 1
+        delay = settings.SORO_INGEST_RETRY_SECONDS * 2 ** (number - 1)
+        note = retry_note(number, settings.SORO_INGEST_RETRIES, delay)
+        Passage.objects.filter(edition=edition).delete()
+        claimed.update(
+            status=TextbookEdition.Status.QUEUED,
+            owner="",
+            progress=0.0,
+            stage=note,
+            error=message,
+            retries=number,
+            # When the message is due: the sweep resends a queued job only well after this.
+            sent_at=timezone.now() + timedelta(seconds=delay),
+        )
+        logger.warning("edition %s: %s (%s)", edition.pk, note, message)
+        transaction.on_commit(lambda: shutil.rmtree(directory.parent, ignore_errors=True))
+        transaction.on_commit(lambda: textbook_ingest.apply_async((edition.pk,), countdown=delay))
+    return True
 
 
 def _fail(
