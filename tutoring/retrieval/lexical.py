@@ -6,7 +6,9 @@ then through an analyzer (``tutoring.retrieval.morphology``: by default a light 
 stripper, so ``китобҳоро`` finds ``китоб``). Lexical search carries Tajik where multilingual
 embedding models cannot.
 
-Phrases: each pair of neighbouring terms is indexed too, as one more term ("исмоил сомон").
+Phrases: each pair of neighbouring terms is indexed too, as one more term ("исмоил сомон"):
+neighbours in the text (a stop word between two words breaks the pair), and neither a
+question word nor an auxiliary verb (``NO_PHRASE``: "кадом шаҳр", "сохт шуд" say nothing).
 A query's pairs score by BM25 like words, times ``phrase_weight``, on top of its words'
 scores, so passages with the query's words side by side ("Исмоили Сомонӣ") rank above
 passages with the same words apart ("Исмоил ... 16 сомонӣ").
@@ -31,10 +33,25 @@ Tokenizer = Callable[[str], list[str]]
 FORMAT = 2
 # Pair terms score this many times their BM25 on top of the words' scores (docs/retrieval.md).
 PHRASE_WEIGHT = 1.0
+# A query of at most this many words is a phrase the user typed ("Исмоили Сомонӣ"), not a
+# question: its pairs weigh at least SHORT_QUERY_PHRASE_WEIGHT, so passages with the words
+# side by side rank above passages with the same words apart.
+SHORT_QUERY_WORDS = 3
+SHORT_QUERY_PHRASE_WEIGHT = 3.0
 
 # bm25s's defaults (Lucene's BM25 variant).
 K1 = 1.5
 B = 0.75
+
+
+# Words that make no phrase with their neighbour (as typed or as stemmed): question words
+# and auxiliary/light verbs.
+NO_PHRASE = frozenset(
+    """
+    кадом кадомҳо кадомҳоянд чанд кай куҷо куҷост кист чист чаро кӣ чиро киро чӣ гуна тавр
+    қадар шуд шав кард кун буд бош дор дошт гард гардид намуд ёфт гашт дод ҳаст мегӯянд
+    """.split()
+)
 
 
 def _default_tokenizer() -> Tokenizer:
@@ -42,6 +59,16 @@ def _default_tokenizer() -> Tokenizer:
     from tutoring.retrieval.normalize import tokenize_tajik
 
     return tokenize_tajik
+
+
+def _words_with_gaps(text: str) -> list[str | None]:
+    """The words of ``text`` in order, a stop word replaced by None (a gap)."""
+    from tutoring.retrieval.normalize import STOP_WORDS, tokenize_tajik
+
+    return [
+        None if word in STOP_WORDS else word
+        for word in tokenize_tajik(text, keep_stop_words=True)
+    ]
 
 
 class LexicalIndex:
@@ -59,6 +86,7 @@ class LexicalIndex:
     ) -> None:
         self.model = model
         self.ids = np.asarray(ids, dtype=np.int64)
+        self._default_tokens = tokenizer is None
         self.tokenizer = tokenizer or _default_tokenizer()
         self.analyzer_name = analyzer
         self.analyze: Analyzer = analyzer_for(analyzer)
@@ -66,12 +94,27 @@ class LexicalIndex:
         self.phrase_weight = phrase_weight
         self._position_of = {int(chunk_id): position for position, chunk_id in enumerate(ids)}
 
-    def terms(self, text: str) -> tuple[list[str], list[str]]:
-        """The word terms of ``text`` in order, and its phrase terms (neighbouring pairs;
-        none when the index has no phrases)."""
-        words = self.analyze(self.tokenizer(text))
-        pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)] if self.phrases else []
-        return words, pairs
+    def terms(self, text: str) -> tuple[list[str], list[str], list[str]]:
+        """The words of ``text`` (as typed, normalised), their terms, and the phrase terms
+        (pairs of neighbouring terms; none when the index has no phrases)."""
+        if self.phrases and self._default_tokens:
+            gapped = _words_with_gaps(text)
+            surface = [word for word in gapped if word is not None]
+        else:
+            surface = self.tokenizer(text)
+            gapped = list(surface)
+        words = self.analyze(surface)
+        pairs: list[str] = []
+        if self.phrases:
+            term_of = iter(words)
+            sequence = [None if word is None else (word, next(term_of)) for word in gapped]
+            for left, right in zip(sequence, sequence[1:], strict=False):
+                if left is None or right is None:
+                    continue
+                if NO_PHRASE.intersection((*left, *right)):
+                    continue
+                pairs.append(f"{left[1]} {right[1]}")
+        return surface, words, pairs
 
     @classmethod
     def build(
@@ -89,7 +132,6 @@ class LexicalIndex:
         """Index ``texts``; ``ids`` (unique) default to the positions 0..n-1."""
         import bm25s
 
-        tokenizer = tokenizer or _default_tokenizer()
         index = cls(
             None,
             np.zeros(0, dtype=np.int64),
@@ -105,7 +147,7 @@ class LexicalIndex:
             raise ValueError("ids must be unique")
         model = bm25s.BM25(k1=k1, b=b)
         # An empty document list would make bm25s fail; one empty token keeps the shapes valid.
-        documents = [sum(index.terms(text), []) for text in texts]
+        documents = [[*terms[1], *terms[2]] for terms in map(index.terms, texts)]
         model.index(documents or [[""]], show_progress=False)
         return cls(
             model,
@@ -128,9 +170,7 @@ class LexicalIndex:
         if k <= 0 or len(self) == 0:
             return []
         # Unique query terms in query order; repeats would only double a word's weight.
-        surface = self.tokenizer(query)
-        words = self.analyze(surface)
-        pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)] if self.phrases else []
+        surface, words, pairs = self.terms(query)
         query_tokens = list(dict.fromkeys(words))
         # A hit names the query's words as typed (normalised), not their stems.
         word_for_term: dict[str, str] = {}
@@ -142,9 +182,12 @@ class LexicalIndex:
             return []
         scores = self.model.get_scores(token_ids)  # type: ignore[attr-defined]
         pair_ids = [vocabulary[pair] for pair in dict.fromkeys(pairs) if pair in vocabulary]
-        if pair_ids and self.phrase_weight:
+        phrase_weight = self.phrase_weight
+        if phrase_weight and len(words) <= SHORT_QUERY_WORDS:
+            phrase_weight = max(phrase_weight, SHORT_QUERY_PHRASE_WEIGHT)
+        if pair_ids and phrase_weight:
             phrase_scores = self.model.get_scores(pair_ids)  # type: ignore[attr-defined]
-            scores = scores + self.phrase_weight * phrase_scores
+            scores = scores + phrase_weight * phrase_scores
         if allowed_ids is not None:
             positions = np.fromiter(
                 (
