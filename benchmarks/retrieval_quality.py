@@ -240,6 +240,10 @@ def relevant_sets(passages: Sequence[Passage], questions: Sequence[dict[str, obj
     ]
 
 
+def metrics_values(metrics: RetrievalMetrics) -> tuple[float, float, float]:
+    return metrics.hit_at_1, metrics.hit_at_5, metrics.mrr
+
+
 def run_variants(
     chunker: Chunker,
     analyzers: Sequence[str],
@@ -271,9 +275,7 @@ def run_variants(
         dense_rankings = [
             index.search(vector, CANDIDATES) for vector in encoder.encode(queries, is_query=True)
         ]
-    header = " | ".join(
-        f"{split} hit@1 | {split} hit@5 | {split} MRR@10" for split in SPLITS
-    )
+    header = " | ".join(f"{split} hit@1 | {split} hit@5 | {split} MRR@10" for split in SPLITS)
     lines += [
         f"| analyzer | phrase weight | dense weight | {header} | build + search s |",
         "| --- | --- | --- | " + " | ".join(["---"] * 3 * len(SPLITS)) + " | --- |",
@@ -309,7 +311,7 @@ def run_variants(
                     metrics = evaluate_rankings(
                         [ids[i] for i in parts[split]], [strict[i] for i in parts[split]]
                     )
-                    cells += [f"{metrics.hit_at_1:.3f}", f"{metrics.hit_at_5:.3f}", f"{metrics.mrr:.3f}"]
+                    cells += [f"{value:.3f}" for value in metrics_values(metrics)]
                 lines.append(
                     f"| {analyzer} | {phrase_weight:g} | {dense_weight:g} | "
                     + " | ".join(cells)

@@ -19,6 +19,7 @@ surface words, no phrases. ``manage.py build_index`` rebuilds it in the current 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -46,12 +47,11 @@ B = 0.75
 
 # Words that make no phrase with their neighbour (as typed or as stemmed): question words
 # and auxiliary/light verbs.
-NO_PHRASE = frozenset(
-    """
+_NO_PHRASE_WORDS = """
     кадом кадомҳо кадомҳоянд чанд кай куҷо куҷост кист чист чаро кӣ чиро киро чӣ гуна тавр
     қадар шуд шав кард кун буд бош дор дошт гард гардид намуд ёфт гашт дод ҳаст мегӯянд
-    """.split()
-)
+"""
+NO_PHRASE = frozenset(_NO_PHRASE_WORDS.split())
 
 
 def _default_tokenizer() -> Tokenizer:
@@ -66,8 +66,7 @@ def _words_with_gaps(text: str) -> list[str | None]:
     from tutoring.retrieval.normalize import STOP_WORDS, tokenize_tajik
 
     return [
-        None if word in STOP_WORDS else word
-        for word in tokenize_tajik(text, keep_stop_words=True)
+        None if word in STOP_WORDS else word for word in tokenize_tajik(text, keep_stop_words=True)
     ]
 
 
@@ -108,7 +107,7 @@ class LexicalIndex:
         if self.phrases:
             term_of = iter(words)
             sequence = [None if word is None else (word, next(term_of)) for word in gapped]
-            for left, right in zip(sequence, sequence[1:], strict=False):
+            for left, right in itertools.pairwise(sequence):
                 if left is None or right is None:
                     continue
                 if NO_PHRASE.intersection((*left, *right)):
