@@ -2,11 +2,21 @@
 
     .venv/bin/python benchmarks/retrieval_quality.py [--encoders bm25,minilm,use,gemma]
     .venv/bin/python benchmarks/retrieval_quality.py --smoke   # one book (seconds)
+    .venv/bin/python benchmarks/retrieval_quality.py --chunker production --variants \
+        --analyzers none,suffix,tajiknlp-stem,tajiknlp-lemma --phrase-weights 0,1,2 \
+        --dense-weights 0,0.5,1
+
+``--variants`` measures the lexical half's settings (analyzer, phrase weight) and the dense
+weight in the fusion (BM25 weight 2, USE weight w; 0 is BM25 alone) on the two parts of the
+labelled set: "tune" (settings were chosen on it) and "heldout" (never looked at while
+choosing), marked by each question's ``split``.
 
 Splits the demo textbooks (``tutoring/data/textbooks/*.md``) into passages (paragraph-level,
 about 100–250 words, never crossing a page; ``paragraph_passages`` below, swappable for the
 production chunker with ``--chunker module:function``), then answers every question of
-``tutoring/data/retrieval_eval.jsonl`` with BM25 alone, each dense encoder alone and each
+``tutoring/data/retrieval_eval.jsonl`` (paraphrased questions included; near-topic
+distractor passages from ``tutoring/data/retrieval_distractors.md`` are indexed beside the
+books, and no question is answered by them) with BM25 alone, each dense encoder alone and each
 encoder fused with BM25 by reciprocal rank (k=60). Passages and queries are normalised with
 ``normalize_tajik`` first.
 
@@ -54,6 +64,8 @@ from tutoring.retrieval.types import Hit
 ROOT = Path(__file__).resolve().parents[1]
 TEXTBOOKS = ROOT / "tutoring" / "data" / "textbooks"
 EVAL_SET = ROOT / "tutoring" / "data" / "retrieval_eval.jsonl"
+DISTRACTORS = ROOT / "tutoring" / "data" / "retrieval_distractors.md"
+SPLITS = ("tune", "heldout")
 ENCODERS = {
     "minilm": "minilm",
     "use": "use",
@@ -140,7 +152,7 @@ def paragraph_passages(
 
 def production_passages(path: Path) -> list[Passage]:
     """Passages as Soro makes them when a book is ingested: parse_file + chunk_book with the
-    Gemma tokenizer's counts and the default budget (settings.SORO_PASSAGE_TOKENS = 256,
+    Gemma tokenizer's counts and the default budget (settings.SORO_PASSAGE_TOKENS = 512,
     overlap 32), each indexed with its heading path in front, as tutoring.services does."""
     from tutoring.retrieval.chunking import chunk_book
     from tutoring.retrieval.parsers import parse_file
@@ -149,7 +161,7 @@ def production_passages(path: Path) -> list[Passage]:
     chunks = chunk_book(
         parse_file(path),
         count_tokens=lambda text: len(tokenizer.encode(text, add_special_tokens=False)),
-        max_tokens=int(os.environ.get("SORO_PASSAGE_TOKENS", "256")),
+        max_tokens=int(os.environ.get("SORO_PASSAGE_TOKENS", "512")),
         overlap_tokens=int(os.environ.get("SORO_PASSAGE_OVERLAP", "32")),
     )
     return [
@@ -202,25 +214,119 @@ def minilm_unknown_report(encoder: Encoder, texts: Sequence[str]) -> list[str]:
     ]
 
 
-def run(
-    encoder_keys: Sequence[str], chunker: Chunker, books: Sequence[str] | None = None
-) -> list[str]:
+def load_corpus(
+    chunker: Chunker, books: Sequence[str] | None = None
+) -> tuple[list[Passage], list[dict[str, object]]]:
+    """The passages of the demo books and the distractor pages, and the labelled questions
+    (only those of ``books`` when given)."""
     paths = [path for path in sorted(TEXTBOOKS.glob("*.md")) if not books or path.name in books]
+    paths.append(DISTRACTORS)
     passages = [passage for path in paths for passage in chunker(path)]
     questions = [json.loads(line) for line in EVAL_SET.read_text().splitlines() if line.strip()]
     questions = [question for question in questions if not books or question["book"] in books]
-    normalised = [normalize_tajik(passage.text) for passage in passages]
-    queries = [normalize_tajik(question["question"]) for question in questions]
-    strict = [
+    return passages, questions
+
+
+def relevant_sets(passages: Sequence[Passage], questions: Sequence[dict[str, object]]):  # type: ignore[no-untyped-def]
+    return [
         {
             position
             for position, passage in enumerate(passages)
             if passage.book == question["book"]
             and passage.page == question["page"]
-            and question["answer"] in passage.text
+            and str(question["answer"]) in passage.text
         }
         for question in questions
     ]
+
+
+def metrics_values(metrics: RetrievalMetrics) -> tuple[float, float, float]:
+    return metrics.hit_at_1, metrics.hit_at_5, metrics.mrr
+
+
+def run_variants(
+    chunker: Chunker,
+    analyzers: Sequence[str],
+    phrase_weights: Sequence[float],
+    dense_weights: Sequence[float],
+    books: Sequence[str] | None = None,
+    encoder_key: str = "use",
+) -> list[str]:
+    """hit@1, hit@5 and MRR@10 per part of the labelled set for each combination of
+    analyzer, phrase weight and dense weight (BM25 weighted 2 in the fusion)."""
+    passages, questions = load_corpus(chunker, books)
+    normalised = [normalize_tajik(passage.text) for passage in passages]
+    queries = [normalize_tajik(str(question["question"])) for question in questions]
+    strict = relevant_sets(passages, questions)
+    parts = {
+        split: [i for i, question in enumerate(questions) if question.get("split") == split]
+        for split in SPLITS
+    }
+    lines = [
+        f"{len(passages)} passages ({sum(p.book == DISTRACTORS.name for p in passages)} of them "
+        f"distractors), {len(questions)} questions: "
+        + ", ".join(f"{len(ids)} {split}" for split, ids in parts.items()),
+        "",
+    ]
+    dense_rankings: list[list[Hit]] = []
+    if any(dense_weights):
+        encoder = encoder_from_spec(ENCODERS[encoder_key])
+        index = DenseIndex.build(encoder.encode(normalised, is_query=False))
+        dense_rankings = [
+            index.search(vector, CANDIDATES) for vector in encoder.encode(queries, is_query=True)
+        ]
+    header = " | ".join(f"{split} hit@1 | {split} hit@5 | {split} MRR@10" for split in SPLITS)
+    lines += [
+        f"| analyzer | phrase weight | dense weight | {header} | build + search s |",
+        "| --- | --- | --- | " + " | ".join(["---"] * 3 * len(SPLITS)) + " | --- |",
+    ]
+    for analyzer in analyzers:
+        started = time.perf_counter()
+        try:
+            lexical = LexicalIndex.build(normalised, analyzer=analyzer, phrases=True)
+        except ImportError as error:
+            lines.append(f"| {analyzer} | not installed: {error} |")
+            continue
+        build_s = time.perf_counter() - started
+        for phrase_weight in phrase_weights:
+            lexical.phrase_weight = phrase_weight
+            started = time.perf_counter()
+            lexical_rankings = [lexical.search(query, CANDIDATES) for query in queries]
+            search_s = time.perf_counter() - started
+            for dense_weight in dense_weights:
+                if dense_weight:
+                    rankings = [
+                        reciprocal_rank_fusion(
+                            [lexical_ranking, dense_ranking], weights=[2.0, dense_weight]
+                        )
+                        for lexical_ranking, dense_ranking in zip(
+                            lexical_rankings, dense_rankings, strict=True
+                        )
+                    ]
+                else:
+                    rankings = lexical_rankings
+                ids = [[hit.chunk_id for hit in ranking[:CANDIDATES]] for ranking in rankings]
+                cells = []
+                for split in SPLITS:
+                    metrics = evaluate_rankings(
+                        [ids[i] for i in parts[split]], [strict[i] for i in parts[split]]
+                    )
+                    cells += [f"{value:.3f}" for value in metrics_values(metrics)]
+                lines.append(
+                    f"| {analyzer} | {phrase_weight:g} | {dense_weight:g} | "
+                    + " | ".join(cells)
+                    + f" | {build_s + search_s:.2f} |"
+                )
+    return lines
+
+
+def run(
+    encoder_keys: Sequence[str], chunker: Chunker, books: Sequence[str] | None = None
+) -> list[str]:
+    passages, questions = load_corpus(chunker, books)
+    normalised = [normalize_tajik(passage.text) for passage in passages]
+    queries = [normalize_tajik(str(question["question"])) for question in questions]
+    strict = relevant_sets(passages, questions)
     page_level = [
         {
             position
@@ -319,6 +425,10 @@ def main() -> None:
     parser.add_argument(
         "--smoke", action="store_true", help="one book, the tiny model: checks that it runs"
     )
+    parser.add_argument("--variants", action="store_true", help="the settings table (see above)")
+    parser.add_argument("--analyzers", default="none,suffix,tajiknlp-stem,tajiknlp-lemma")
+    parser.add_argument("--phrase-weights", default="0,1")
+    parser.add_argument("--dense-weights", default="0,1")
     arguments = parser.parse_args()
     books = None
     if arguments.smoke:
@@ -333,7 +443,16 @@ def main() -> None:
         f"# Retrieval quality on {EVAL_SET.name}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC"
     )
-    lines = run(arguments.encoders.split(","), load_chunker(arguments.chunker), books)
+    if arguments.variants:
+        lines = run_variants(
+            load_chunker(arguments.chunker),
+            arguments.analyzers.split(","),
+            [float(weight) for weight in arguments.phrase_weights.split(",")],
+            [float(weight) for weight in arguments.dense_weights.split(",")],
+            books,
+        )
+    else:
+        lines = run(arguments.encoders.split(","), load_chunker(arguments.chunker), books)
     print("\n".join([header, *lines]))
     np.set_printoptions()
 

@@ -367,3 +367,22 @@ def test_a_teachers_upload_stays_in_their_school(
     assert passages_search(user=people.staff, query="Бухоро")
     assert passages_search(user=people.teacher_other, query="Бухоро") == []
     assert passages_search(user=people.student_other, query="Бухоро") == []
+
+
+def test_the_exact_phrase_ranks_above_the_currency_in_the_demo_books(
+    people: People, index_dir
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: "Исмоили Сомонӣ" returned algebra passages about the сомонӣ currency. The
+    real demo books: the history passages that name the ruler come before any other."""
+    demo = Path(__file__).resolve().parents[2] / "tutoring" / "data" / "textbooks"
+    ingest(demo / "history-11.md", title="Таърихи халқи тоҷик")
+    ingest(demo / "math-7.md", title="Алгебра")
+
+    results = passages_search(user=people.teacher, query="Исмоили Сомонӣ")
+
+    with_phrase = ["Исмоили Сомонӣ" in result.passage.text for result in results]
+    assert with_phrase[0] and with_phrase.count(True) >= 2
+    # every passage with the exact phrase comes before every passage without it
+    assert with_phrase == sorted(with_phrase, reverse=True)
+    algebra = [r for r in results if r.passage.textbook.title == "Алгебра"]
+    assert algebra and all("сомонӣ" in r.passage.text for r in algebra)  # found, but below

@@ -321,11 +321,14 @@ def normalize_tajik(
     return unicodedata.normalize("NFC", text)
 
 
-def tokenize_tajik(text: str, *, lexicon: Lexicon | None = None) -> list[str]:
+def tokenize_tajik(
+    text: str, *, lexicon: Lexicon | None = None, keep_stop_words: bool = False
+) -> list[str]:
     """The words of ``text`` for the lexical index: normalised, lowercased, split into runs
-    of letters and digits, without stop words."""
+    of letters and digits, without stop words (unless ``keep_stop_words``)."""
     normal = normalize_tajik(text, lexicon=lexicon).lower()
-    return [token for token in _TOKEN.findall(normal) if token not in STOP_WORDS]
+    tokens = _TOKEN.findall(normal)
+    return tokens if keep_stop_words else [token for token in tokens if token not in STOP_WORDS]
 
 
 # --- building the packaged lexicon ---------------------------------------------------
