@@ -53,7 +53,7 @@ class ExamImportForm(forms.Form):
 
     def __init__(self, *args: Any, tests: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["test"].choices = tests
+        self.fields["test"].choices = tests  # type: ignore[attr-defined]
 
 
 class RubricForm(forms.Form):
