@@ -9,8 +9,9 @@ them with 422 and say so in the OpenAPI schema, so generated clients know the li
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Any
 
+from ninja import Schema
 from pydantic import AfterValidator, Field
 
 # PostgreSQL's integer; SQLite's is wider, but an id past this exists in neither.
@@ -38,3 +39,23 @@ OneLine = AfterValidator(lambda value: _storable(value, multiline=False))
 ManyLines = AfterValidator(lambda value: _storable(value, multiline=True))
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+# --- Error answers -------------------------------------------------------------------------
+# Every operation declares the error statuses it really answers, each with this body, so the
+# OpenAPI schema (and clients generated from it) match the API. The fuzz test
+# (tests/soro_web/test_api_fuzz.py) fails on a status an operation does not declare.
+
+
+class ErrorOut(Schema):
+    """An error: ``detail`` is a message, a list of messages or of validation errors
+    (``{"loc": [...], "msg": ..., "type": ...}``), or messages by field name."""
+
+    detail: str | list[Any] | dict[str, Any]
+
+
+def errors(*codes: int) -> dict[int, Any]:
+    """``{code: ErrorOut, ...}`` for an operation's ``response=``; 401 is implied (every
+    operation but the token's needs a token or a session), 422 too (ninja validates
+    parameters and bodies)."""
+    return {code: ErrorOut for code in sorted({401, 422, *codes})}

@@ -101,7 +101,3 @@ class ClassroomDetailOut(ClassroomOut):
     @staticmethod
     def resolve_students(obj) -> list:  # type: ignore[no-untyped-def]
         return [enrollment.student for enrollment in obj.enrollments.select_related("student")]
-
-
-class ErrorOut(Schema):
-    detail: object

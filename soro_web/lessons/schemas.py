@@ -69,7 +69,9 @@ class SectionIn(Schema):
 
 
 class PublishIn(Schema):
-    classes: Annotated[list[Id], Field(max_length=200)]
+    classes: Annotated[list[Id], Field(min_length=1, max_length=200)] = Field(
+        ..., description="Ids of the teacher's own classes; at least one"
+    )
 
 
 class ConflictOut(Schema):

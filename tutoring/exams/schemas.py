@@ -1,9 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from ninja import Schema
+from ninja import Field, Schema
+
+from soro_web.schema_types import Id, OneLine
+from tutoring.exams.services.scoring import MAX_TEXT
+
+# A question's place in an attempt (1, 2, …); no exam is longer than this.
+Position = Annotated[int, Field(ge=1, le=1000)]
 
 
 class TopicMasteryOut(Schema):
@@ -38,9 +44,15 @@ class AnswerIn(Schema):
     """One of: ``choice`` (0–3 or a label А–Г / A–D), ``pairs`` ({"0": 2, …}: left index →
     right index, every left item), ``text`` (a word or a number; a decimal comma is fine)."""
 
-    choice: int | str | None = None
-    pairs: dict[str, int] | None = None
-    text: str | None = None
+    choice: (
+        Annotated[int, Field(ge=0, le=25)]
+        | Annotated[str, Field(min_length=1, max_length=5), OneLine]
+        | None
+    ) = None
+    pairs: Annotated[dict[str, Annotated[int, Field(ge=0, le=25)]], Field(max_length=26)] | None = (
+        None
+    )
+    text: Annotated[str, Field(max_length=MAX_TEXT), OneLine] | None = None
 
 
 class FeedbackOut(Schema):
@@ -54,8 +66,8 @@ class FeedbackOut(Schema):
 
 
 class AttemptStartIn(Schema):
-    blueprint_id: int | None = None
-    test_id: int | None = None
+    blueprint_id: Id | None = Field(None, description="Start a mock exam; or give test_id")
+    test_id: Id | None = Field(None, description="Start or resume a class test")
 
 
 class AttemptOut(Schema):

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from ninja import Field, Schema
 
+from soro_web.schema_types import Id, ManyLines, OneLine
+
 
 class ConversationIn(Schema):
-    lesson_id: int | None = None
-    topic_id: int | None = None
-    item_ref: str = Field("", max_length=80)
+    lesson_id: Id | None = None
+    topic_id: Id | None = None
+    item_ref: Annotated[str, Field(max_length=80), OneLine] = ""
 
 
 class ConversationOut(Schema):
@@ -46,7 +49,7 @@ class ConversationDetailOut(ConversationOut):
 
 
 class MessageIn(Schema):
-    text: str = Field(..., max_length=1000)
+    text: Annotated[str, Field(min_length=1, max_length=1000), ManyLines]
 
 
 class RefusalOut(Schema):
