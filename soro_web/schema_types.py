@@ -12,7 +12,8 @@ import unicodedata
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AfterValidator, Field
+from pydantic import Field
+from pydantic_core import core_schema
 
 # PostgreSQL's integer; SQLite's is wider, but an id past this exists in neither.
 MAX_ID = 2**31 - 1
@@ -34,9 +35,34 @@ def _storable(value: str, *, multiline: bool) -> str:
     return value
 
 
+class _Storable:
+    """Refuses what ``_storable`` refuses, and says so in the JSON schema with a ``pattern``
+    (no control characters; tab and line breaks too in multi-line text) so that generated
+    clients and the fuzz test know it."""
+
+    def __init__(self, *, multiline: bool) -> None:
+        self.multiline = multiline
+        # Unicode's control characters (category Cc) are U+0000-U+001F and U+007F-U+009F.
+        if multiline:  # less tab (09), line feed (0A) and carriage return (0D)
+            self.pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+        else:
+            self.pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        multiline = self.multiline
+        return core_schema.no_info_after_validator_function(
+            lambda value: _storable(value, multiline=multiline), handler(source)
+        )
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+        json_schema: dict[str, Any] = handler(schema)
+        json_schema["pattern"] = self.pattern
+        return json_schema
+
+
 # Use as metadata beside the length: ``Annotated[str, Field(max_length=120), OneLine]``.
-OneLine = AfterValidator(lambda value: _storable(value, multiline=False))
-ManyLines = AfterValidator(lambda value: _storable(value, multiline=True))
+OneLine = _Storable(multiline=False)
+ManyLines = _Storable(multiline=True)
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 

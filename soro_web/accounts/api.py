@@ -29,7 +29,7 @@ def me(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
     return request.user
 
 
-@router.post("/auth/token", auth=None, response={201: TokenOut, **errors(429)})
+@router.post("/auth/token", auth=None, response={201: TokenOut, **errors(400, 429)})
 def token_create(request: HtmxRequest, payload: TokenIn):  # type: ignore[no-untyped-def]
     from axes.handlers.proxy import AxesProxyHandler
 
@@ -48,7 +48,7 @@ def token_list(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
     return services.api_tokens_of(user=request.user)
 
 
-@router.delete("/auth/tokens/{token_id}", response={204: None, **errors(404)})
+@router.delete("/auth/tokens/{token_id}", response={204: None, **errors(403, 404)})
 def token_revoke(request: AuthenticatedRequest, token_id: Id):  # type: ignore[no-untyped-def]
     services.api_token_revoke(user=request.user, pk=token_id)
     return Status(204, None)
@@ -59,7 +59,7 @@ def classes_list(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
     return services.classrooms_for_user(user=request.user)
 
 
-@router.post("/classes", response={201: ClassroomOut, **errors(403)})
+@router.post("/classes", response={201: ClassroomOut, **errors(400, 403)})
 def classes_create(request: AuthenticatedRequest, payload: ClassroomIn):  # type: ignore[no-untyped-def]
     classroom = services.classroom_create_by_code(
         teacher=request.user,
@@ -70,7 +70,7 @@ def classes_create(request: AuthenticatedRequest, payload: ClassroomIn):  # type
     return Status(201, classroom)
 
 
-@router.post("/classes/join", response={201: ClassroomOut, **errors(403)})
+@router.post("/classes/join", response={201: ClassroomOut, **errors(400, 403)})
 def classes_join(request: AuthenticatedRequest, payload: JoinIn):  # type: ignore[no-untyped-def]
     enrollment = services.classroom_join(
         student=request.user,
@@ -85,7 +85,7 @@ def classes_detail(request: AuthenticatedRequest, classroom_id: Id):  # type: ig
     return services.classroom_get_for_teacher(user=request.user, pk=classroom_id)
 
 
-@router.post("/classes/{classroom_id}/join-code", response={200: ClassroomOut, **errors(404)})
+@router.post("/classes/{classroom_id}/join-code", response={200: ClassroomOut, **errors(403, 404)})
 def classes_regenerate_code(request: AuthenticatedRequest, classroom_id: Id):  # type: ignore[no-untyped-def]
     classroom = services.classroom_get_for_teacher(user=request.user, pk=classroom_id)
     return services.classroom_regenerate_join_code(classroom=classroom)

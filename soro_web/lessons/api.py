@@ -30,7 +30,7 @@ def lessons_list(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
     return services.lessons_for_user(user=request.user).prefetch_related("classes")
 
 
-@router.post("/lessons", response={201: LessonDetailOut, **errors(403)})
+@router.post("/lessons", response={201: LessonDetailOut, **errors(400, 403)})
 def lessons_create(request: AuthenticatedRequest, payload: LessonIn):  # type: ignore[no-untyped-def]
     lesson = services.lesson_create_by_code(
         teacher=request.user,
@@ -49,7 +49,7 @@ def lessons_detail(request: AuthenticatedRequest, lesson_id: Id):  # type: ignor
 
 @router.put(
     "/lessons/{lesson_id}/sections/{section_id}",
-    response={200: SectionOut, **errors(403, 404), 409: ConflictOut},
+    response={200: SectionOut, **errors(400, 403, 404), 409: ConflictOut},
 )
 def lessons_section_update(  # type: ignore[no-untyped-def]
     request: AuthenticatedRequest, lesson_id: Id, section_id: Id, payload: SectionIn
@@ -77,7 +77,7 @@ def lessons_section_update(  # type: ignore[no-untyped-def]
         )
 
 
-@router.post("/lessons/{lesson_id}/publish", response={200: LessonOut, **errors(403, 404)})
+@router.post("/lessons/{lesson_id}/publish", response={200: LessonOut, **errors(400, 403, 404)})
 def lessons_publish(request: AuthenticatedRequest, lesson_id: Id, payload: PublishIn):  # type: ignore[no-untyped-def]
     lesson = services.lesson_get_for_owner(user=request.user, pk=lesson_id)
     return services.lesson_publish(lesson=lesson, user=request.user, classes=payload.classes)

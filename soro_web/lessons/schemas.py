@@ -5,6 +5,7 @@ from typing import Annotated
 
 from ninja import Field, ModelSchema, Schema
 
+from soro_web.languages import Language
 from soro_web.lessons.models import Lesson, LessonSection
 from soro_web.lessons.services import MAX_DURATION, MIN_DURATION
 from soro_web.schema_types import MAX_ID, SECTION_BODY_MAX_CHARS, Id, ManyLines, OneLine
@@ -57,7 +58,7 @@ class LessonIn(Schema):
     )
     title: Annotated[str, Field(max_length=300), OneLine] = ""
     duration_minutes: Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION)] = 45
-    language: Annotated[str, Field(max_length=5), OneLine] = "tg"
+    language: Language = Language.TAJIK
 
 
 class SectionIn(Schema):

@@ -84,7 +84,7 @@ def exams_practice_next(request: AuthenticatedRequest, topic_id: Id | None = Non
 
 
 @router.post(
-    "/exams/practice/items/{item_id}/answer", response={200: FeedbackOut, **errors(403, 404)}
+    "/exams/practice/items/{item_id}/answer", response={200: FeedbackOut, **errors(400, 403, 404)}
 )
 def exams_practice_answer(request: AuthenticatedRequest, item_id: Id, payload: AnswerIn):  # type: ignore[no-untyped-def]
     feedback = services.practice_answer(
@@ -102,7 +102,7 @@ def exams_practice_answer(request: AuthenticatedRequest, item_id: Id, payload: A
     }
 
 
-@router.post("/exams/attempts", response={201: AttemptOut, **errors(403, 404)})
+@router.post("/exams/attempts", response={201: AttemptOut, **errors(400, 403, 404)})
 def exams_attempt_start(request: AuthenticatedRequest, payload: AttemptStartIn):  # type: ignore[no-untyped-def]
     """Start a mock exam (``blueprint_id``) or start/resume a class test (``test_id``)."""
     _student(request)
@@ -125,7 +125,7 @@ def exams_attempt_detail(request: AuthenticatedRequest, attempt_id: Id):  # type
 
 @router.put(
     "/exams/attempts/{attempt_id}/answers/{position}",
-    response={200: SavedOut, **errors(403, 404)},
+    response={200: SavedOut, **errors(400, 403, 404)},
 )
 def exams_attempt_answer(  # type: ignore[no-untyped-def]
     request: AuthenticatedRequest, attempt_id: Id, position: Position, payload: AnswerIn
@@ -136,7 +136,7 @@ def exams_attempt_answer(  # type: ignore[no-untyped-def]
     return {"position": position, "answer": saved.answer, "saved_at": saved.saved_at}
 
 
-@router.post("/exams/attempts/{attempt_id}/submit", response={200: AttemptOut, **errors(404)})
+@router.post("/exams/attempts/{attempt_id}/submit", response={200: AttemptOut, **errors(403, 404)})
 def exams_attempt_submit(request: AuthenticatedRequest, attempt_id: Id):  # type: ignore[no-untyped-def]
     """Submit (a second call changes nothing and answers the same result)."""
     attempt = services.attempt_submit(attempt_id=attempt_id, user=request.user)

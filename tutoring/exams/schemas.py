@@ -66,6 +66,22 @@ class FeedbackOut(Schema):
 
 
 class AttemptStartIn(Schema):
+    """Exactly one of ``blueprint_id`` and ``test_id``."""
+
+    model_config = {
+        "json_schema_extra": {
+            "oneOf": [
+                {
+                    "required": ["blueprint_id"],
+                    "properties": {"blueprint_id": {"type": "integer"}, "test_id": {"type": "null"}},
+                },
+                {
+                    "required": ["test_id"],
+                    "properties": {"test_id": {"type": "integer"}, "blueprint_id": {"type": "null"}},
+                },
+            ]
+        }
+    }
     blueprint_id: Id | None = Field(None, description="Start a mock exam; or give test_id")
     test_id: Id | None = Field(None, description="Start or resume a class test")
 

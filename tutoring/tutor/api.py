@@ -28,7 +28,7 @@ def tutor_conversations_list(request: AuthenticatedRequest):  # type: ignore[no-
     return services.conversations_for_user(user=request.user)
 
 
-@router.post("/tutor/conversations", response={201: ConversationOut, **errors(404), 403: RefusalOut})
+@router.post("/tutor/conversations", response={201: ConversationOut, **errors(400, 404), 403: RefusalOut})
 def tutor_conversations_create(request: AuthenticatedRequest, payload: ConversationIn):  # type: ignore[no-untyped-def]
     try:
         conversation = services.tutor_conversation_start(
@@ -66,7 +66,15 @@ def tutor_conversations_detail(request: AuthenticatedRequest, conversation_id: I
 
 @router.post(
     "/tutor/conversations/{conversation_id}/messages",
-    response={200: None, **errors(404), 403: RefusalOut, 429: RefusalOut},
+    response={200: None, **errors(400, 404), 403: RefusalOut, 429: RefusalOut},
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The reply as NDJSON events, one JSON object a line",
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            }
+        }
+    },
 )
 def tutor_messages_send(  # type: ignore[no-untyped-def]
     request: AuthenticatedRequest, conversation_id: Id, payload: MessageIn

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from ninja import Field, Schema
 
-from soro_web.schema_types import Id, ManyLines, OneLine
+from soro_web.schema_types import ErrorOut, Id, ManyLines, OneLine
 
 
 class ConversationIn(Schema):
@@ -52,6 +52,8 @@ class MessageIn(Schema):
     text: Annotated[str, Field(min_length=1, max_length=1000), ManyLines]
 
 
-class RefusalOut(Schema):
-    detail: str
-    code: str
+class RefusalOut(ErrorOut):
+    """The tutor's refusal: ``code`` says why (``off``, ``exam_open``, ``daily_limit``, …);
+    a request refused before the tutor sees it (a missing CSRF header) has no code."""
+
+    code: str | None = None
