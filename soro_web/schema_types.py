@@ -84,4 +84,4 @@ def errors(*codes: int) -> dict[int, Any]:
     """``{code: ErrorOut, ...}`` for an operation's ``response=``; 401 is implied (every
     operation but the token's needs a token or a session), 422 too (ninja validates
     parameters and bodies)."""
-    return {code: ErrorOut for code in sorted({401, 422, *codes})}
+    return dict.fromkeys(sorted({401, 422, *codes}), ErrorOut)

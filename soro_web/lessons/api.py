@@ -11,7 +11,6 @@ from ninja import Router, Status
 
 from soro_web.http import AuthenticatedRequest
 from soro_web.lessons import services
-from soro_web.schema_types import Id, errors
 from soro_web.lessons.schemas import (
     ConflictOut,
     LessonDetailOut,
@@ -21,6 +20,7 @@ from soro_web.lessons.schemas import (
     SectionIn,
     SectionOut,
 )
+from soro_web.schema_types import Id, errors
 
 router = Router(tags=["lessons"])
 

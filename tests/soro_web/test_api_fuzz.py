@@ -13,6 +13,7 @@ the answers of real objects are checked too.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,10 +26,14 @@ from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 
 from soro_web.accounts.services import api_token_create
+from soro_web.curriculum.models import Topic
+from soro_web.curriculum.services import DEMO_CURRICULUM, curriculum_import
 from soro_web.lessons.services import lesson_create
 from soro_web.wsgi import application
 from tests.conftest import People
 from tests.factories import GradeFactory, SubjectFactory, TopicFactory
+from tutoring.exams.models import Blueprint, Item
+from tutoring.exams.services import DEMO_BANK, bank_import, mock_start
 from tutoring.tutor.services import tutor_conversation_start
 
 MAX_EXAMPLES = 8
@@ -87,16 +92,46 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None
     return st.sampled_from([path_parameters, {**path_parameters, **known}])
 
 
-@pytest.fixture
-def seeded(people: People) -> People:
-    topic = TopicFactory(
-        code="math-7-02-01", subject=SubjectFactory(code="math"), grade=GradeFactory(number=7)
+def _seed_exams(people: People) -> Topic:
+    """The demo curriculum and bank, a three-question mock exam and the student's attempt at
+    it (only for the exam operations: the bank takes seconds to import)."""
+    curriculum_import(text=DEMO_CURRICULUM.read_text(encoding="utf-8"))
+    bank_import(text=DEMO_BANK.read_text(encoding="utf-8"), file_format="json", approve=True)
+    blueprint = Blueprint.objects.create(
+        code="tiny",
+        name="Санҷиши хурд",
+        cluster=5,
+        minutes=5,
+        sections=[
+            {
+                "subject": "biology",
+                "counts": {"choice": 1, "matching": 1, "short": 1},
+                "points": {"choice": 1, "matching": 2, "short": 2},
+            }
+        ],
     )
+    attempt = mock_start(student=people.student, blueprint_id=blueprint.pk)
+    item = Item.objects.filter(current__isnull=False).first()
+    assert item is not None
+    SEEDED.update(attempt_id=attempt.pk, position=1, item_id=item.pk)
+    topic = Topic.objects.leaves().filter(subject__code="math").first()
+    assert topic is not None
+    return topic
+
+
+@pytest.fixture
+def seeded(request: pytest.FixtureRequest, people: People) -> People:
+    SEEDED.clear()
+    if "/api/exams/" in request.node.name:
+        topic = _seed_exams(people)
+    else:
+        topic = TopicFactory(
+            code="math-7-02-01", subject=SubjectFactory(code="math"), grade=GradeFactory(number=7)
+        )
     lesson = lesson_create(teacher=people.teacher, topic=topic)
     section = lesson.sections.first()
     assert section is not None
     spare, _key = api_token_create(user=people.teacher, name="spare")
-    SEEDED.clear()
     SEEDED.update(
         classroom_id=people.classroom.pk,
         lesson_id=lesson.pk,
@@ -129,7 +164,28 @@ def bearer(
     return {"Authorization": f"Bearer {key}"}
 
 
+# Generated cases and all requests sent (checks such as ignored_auth send more), by role;
+# printed at the end of the module (``pytest -s``) for the figures in the report.
+COUNTS: Counter[str] = Counter()
+OPERATIONS: set[str] = set()
+
+
+@schema.hook
+def after_call(context: Any, case: Any, response: Any) -> None:
+    COUNTS["requests"] += 1
+
+
+@pytest.fixture(scope="module", autouse=True)
+def counts_printed() -> Iterator[None]:
+    yield
+    print(f"\nSchemathesis: {len(OPERATIONS)} operations, {dict(sorted(COUNTS.items()))}")
+
+
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_api_conforms_to_its_schema(case: Any, bearer: dict[str, str]) -> None:
+def test_api_conforms_to_its_schema(
+    case: Any, bearer: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    COUNTS[f"cases as {request.node.callspec.params['bearer']}"] += 1
+    OPERATIONS.add(case.operation.label)
     case.call_and_validate(headers=bearer)

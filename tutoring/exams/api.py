@@ -20,9 +20,9 @@ from tutoring.exams.schemas import (
     AttemptOut,
     AttemptStartIn,
     FeedbackOut,
+    Position,
     QuestionOut,
     ReviewOut,
-    Position,
     SavedOut,
     TopicMasteryOut,
 )
@@ -143,9 +143,7 @@ def exams_attempt_submit(request: AuthenticatedRequest, attempt_id: Id):  # type
     return _attempt_out(attempt)
 
 
-@router.get(
-    "/exams/attempts/{attempt_id}/review", response={200: ReviewOut, **errors(403, 404)}
-)
+@router.get("/exams/attempts/{attempt_id}/review", response={200: ReviewOut, **errors(403, 404)})
 def exams_attempt_review(request: AuthenticatedRequest, attempt_id: Id):  # type: ignore[no-untyped-def]
     review = services.attempt_review(user=request.user, pk=attempt_id)
     return {

@@ -65,23 +65,18 @@ class FeedbackOut(Schema):
     citation_url: str
 
 
+def _only(given: str) -> dict[str, Any]:
+    other = "test_id" if given == "blueprint_id" else "blueprint_id"
+    return {
+        "required": [given],
+        "properties": {given: {"type": "integer"}, other: {"type": "null"}},
+    }
+
+
 class AttemptStartIn(Schema):
     """Exactly one of ``blueprint_id`` and ``test_id``."""
 
-    model_config = {
-        "json_schema_extra": {
-            "oneOf": [
-                {
-                    "required": ["blueprint_id"],
-                    "properties": {"blueprint_id": {"type": "integer"}, "test_id": {"type": "null"}},
-                },
-                {
-                    "required": ["test_id"],
-                    "properties": {"test_id": {"type": "integer"}, "blueprint_id": {"type": "null"}},
-                },
-            ]
-        }
-    }
+    model_config = {"json_schema_extra": {"oneOf": [_only("blueprint_id"), _only("test_id")]}}
     blueprint_id: Id | None = Field(None, description="Start a mock exam; or give test_id")
     test_id: Id | None = Field(None, description="Start or resume a class test")
 

@@ -28,7 +28,10 @@ def tutor_conversations_list(request: AuthenticatedRequest):  # type: ignore[no-
     return services.conversations_for_user(user=request.user)
 
 
-@router.post("/tutor/conversations", response={201: ConversationOut, **errors(400, 404), 403: RefusalOut})
+@router.post(
+    "/tutor/conversations",
+    response={201: ConversationOut, **errors(400, 404), 403: RefusalOut},
+)
 def tutor_conversations_create(request: AuthenticatedRequest, payload: ConversationIn):  # type: ignore[no-untyped-def]
     try:
         conversation = services.tutor_conversation_start(
