@@ -12,7 +12,7 @@ import unicodedata
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_core import core_schema
 
 # PostgreSQL's integer; SQLite's is wider, but an id past this exists in neither.
@@ -64,7 +64,19 @@ class _Storable:
 OneLine = _Storable(multiline=False)
 ManyLines = _Storable(multiline=True)
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+def _not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true or false")
+    return value
+
+
+# Metadata for every integer of a JSON body: pydantic would read true as 1 (JSON Schema and
+# generated clients would not). ``Annotated[int, Number, Field(ge=0)]``.
+Number = BeforeValidator(_not_a_boolean)
+
+Id = Annotated[int, Number, Field(ge=1, le=MAX_ID)]
+GradeNumber = Annotated[int, Number, Field(ge=1, le=12)]
 
 
 # --- Error answers -------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Annotated
 from ninja import Field, Query, Router, Schema
 
 from soro_web.http import AuthenticatedRequest
-from soro_web.schema_types import Id, OneLine, errors
+from soro_web.schema_types import GradeNumber, Id, OneLine, errors
 from tutoring.schemas import SearchResultOut
 from tutoring.services import highlight, passages_search
 
@@ -21,7 +21,7 @@ class SearchQuery(Schema):
         "or punctuation) is refused with 422.",
     )
     subject: Annotated[str, Field(max_length=40), OneLine] | None = None
-    grade: Annotated[int, Field(ge=1, le=12)] | None = None
+    grade: GradeNumber | None = None
     textbook: Id | None = None
     limit: Annotated[int, Field(ge=1, le=50)] = 10
 

@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema
 
 from soro_web.curriculum.models import Grade, Subject, Topic
 from soro_web.curriculum.schemas import GradeOut, SubjectOut, TopicOut
-from soro_web.schema_types import OneLine, errors
+from soro_web.schema_types import GradeNumber, OneLine, errors
 
 router = Router(tags=["curriculum"])
 
@@ -18,7 +18,7 @@ class TopicsQuery(Schema):
     subject: Annotated[str, Field(max_length=40), OneLine] | None = Field(
         None, description="A subject code, e.g. math; an unknown code lists no topics"
     )
-    grade: Annotated[int, Field(ge=1, le=12)] | None = None
+    grade: GradeNumber | None = None
 
 
 @router.get("/subjects", response={200: list[SubjectOut], **errors()})

@@ -100,3 +100,42 @@ def test_a_tutor_message_with_an_unpaired_surrogate_is_refused(people: People) -
         "application/json",
     )
     assert response.status_code == 422
+
+
+def test_a_body_that_is_not_a_json_object_is_refused_with_400(people: People) -> None:
+    from tutoring.tutor.models import Conversation
+
+    client = client_for(people.student)
+    for body in ("[null, null]", "7", '"text"', "null"):
+        response = client.post("/api/tutor/conversations", body, "application/json")
+        assert response.status_code == 400, (body, response.content)
+    assert not Conversation.objects.exists()
+
+
+def test_true_is_not_a_number(people: People) -> None:
+    lesson = lesson_create(teacher=people.teacher, topic=TopicFactory())
+    section = lesson.sections.first()
+    assert section is not None
+    client = client_for(people.teacher)
+    response = client.put(
+        f"/api/lessons/{lesson.pk}/sections/{section.pk}",
+        json.dumps({"body": "x", "revision": True}),
+        "application/json",
+    )
+    assert response.status_code == 422
+    response = client.post(
+        f"/api/lessons/{lesson.pk}/publish",
+        json.dumps({"classes": [True]}),
+        "application/json",
+    )
+    assert response.status_code == 422
+    section.refresh_from_db()
+    assert section.body == "" and section.revision == 1
+
+
+def test_text_fields_state_their_control_character_rule(openapi: dict) -> None:  # type: ignore[type-arg]
+    schemas = openapi["components"]["schemas"]
+    assert schemas["ClassroomIn"]["properties"]["name"]["pattern"] == r"^[^\x00-\x1f\x7f-\x9f]*$"
+    body = schemas["SectionIn"]["properties"]["body"]
+    assert body["pattern"] == r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    assert body["maxLength"] == 20_000

@@ -5,11 +5,13 @@ from typing import Annotated, Any
 
 from ninja import Field, Schema
 
-from soro_web.schema_types import Id, OneLine
+from soro_web.schema_types import Id, Number, OneLine
 from tutoring.exams.services.scoring import MAX_TEXT
 
 # A question's place in an attempt (1, 2, …); no exam is longer than this.
-Position = Annotated[int, Field(ge=1, le=1000)]
+Position = Annotated[int, Number, Field(ge=1, le=1000)]
+# An option's index (choice) or a right-column index (matching).
+Option = Annotated[int, Number, Field(ge=0, le=25)]
 
 
 class TopicMasteryOut(Schema):
@@ -44,14 +46,8 @@ class AnswerIn(Schema):
     """One of: ``choice`` (0–3 or a label А–Г / A–D), ``pairs`` ({"0": 2, …}: left index →
     right index, every left item), ``text`` (a word or a number; a decimal comma is fine)."""
 
-    choice: (
-        Annotated[int, Field(ge=0, le=25)]
-        | Annotated[str, Field(min_length=1, max_length=5), OneLine]
-        | None
-    ) = None
-    pairs: Annotated[dict[str, Annotated[int, Field(ge=0, le=25)]], Field(max_length=26)] | None = (
-        None
-    )
+    choice: Option | Annotated[str, Field(min_length=1, max_length=5), OneLine] | None = None
+    pairs: Annotated[dict[str, Option], Field(max_length=26)] | None = None
     text: Annotated[str, Field(max_length=MAX_TEXT), OneLine] | None = None
 
 
