@@ -72,11 +72,11 @@ def _not_a_boolean(value: Any) -> Any:
 
 
 # Metadata for every integer of a JSON body: pydantic would read true as 1 (JSON Schema and
-# generated clients would not). ``Annotated[int, Number, Field(ge=0)]``.
+# generated clients would not). ``Annotated[int, Field(ge=0), Number]``.
 Number = BeforeValidator(_not_a_boolean)
 
-Id = Annotated[int, Number, Field(ge=1, le=MAX_ID)]
-GradeNumber = Annotated[int, Number, Field(ge=1, le=12)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), Number]
+GradeNumber = Annotated[int, Field(ge=1, le=12), Number]
 
 
 # --- Error answers -------------------------------------------------------------------------

@@ -64,14 +64,14 @@ class LessonIn(Schema):
         ..., description="Curriculum topic code, e.g. math-7-01-01"
     )
     title: Annotated[str, Field(max_length=300), OneLine] = ""
-    duration_minutes: Annotated[int, Number, Field(ge=MIN_DURATION, le=MAX_DURATION)] = 45
+    duration_minutes: Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION), Number] = 45
     language: Language = Language.TAJIK
 
 
 class SectionIn(Schema):
     body: Annotated[str, Field(max_length=SECTION_BODY_MAX_CHARS), ManyLines]
     title: Annotated[str, Field(min_length=1, max_length=300), OneLine] | None = None
-    revision: Annotated[int, Number, Field(ge=1, le=MAX_ID)] = Field(
+    revision: Annotated[int, Field(ge=1, le=MAX_ID), Number] = Field(
         ..., description="The revision the change is based on"
     )
 

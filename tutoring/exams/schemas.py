@@ -9,9 +9,9 @@ from soro_web.schema_types import Id, Number, OneLine
 from tutoring.exams.services.scoring import MAX_TEXT
 
 # A question's place in an attempt (1, 2, …); no exam is longer than this.
-Position = Annotated[int, Number, Field(ge=1, le=1000)]
+Position = Annotated[int, Field(ge=1, le=1000), Number]
 # An option's index (choice) or a right-column index (matching).
-Option = Annotated[int, Number, Field(ge=0, le=25)]
+Option = Annotated[int, Field(ge=0, le=25), Number]
 
 
 class TopicMasteryOut(Schema):
