@@ -65,18 +65,23 @@ OneLine = _Storable(multiline=False)
 ManyLines = _Storable(multiline=True)
 
 
-def _not_a_boolean(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("a number is expected, not true or false")
+def _a_json_number(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("a number is expected")
     return value
 
 
-# Metadata for every integer of a JSON body: pydantic would read true as 1 (JSON Schema and
-# generated clients would not). ``Annotated[int, Field(ge=0), Number]``.
-Number = BeforeValidator(_not_a_boolean)
+# Metadata for every integer of a JSON body, after its bounds: pydantic would read true as 1
+# and "7" as 7, which the schema (and generated clients) do not allow.
+# ``Annotated[int, Field(ge=0), Number]``. Not for paths and queries: they are text.
+Number = BeforeValidator(_a_json_number)
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID), Number]
-GradeNumber = Annotated[int, Field(ge=1, le=12), Number]
+# In paths and queries.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+GradeNumber = Annotated[int, Field(ge=1, le=12)]
+# In JSON bodies.
+BodyId = Annotated[Id, Number]
+BodyGradeNumber = Annotated[GradeNumber, Number]
 
 
 # --- Error answers -------------------------------------------------------------------------

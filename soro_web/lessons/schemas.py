@@ -11,6 +11,7 @@ from soro_web.lessons.services import MAX_DURATION, MIN_DURATION
 from soro_web.schema_types import (
     MAX_ID,
     SECTION_BODY_MAX_CHARS,
+    BodyId,
     Id,
     ManyLines,
     Number,
@@ -77,7 +78,7 @@ class SectionIn(Schema):
 
 
 class PublishIn(Schema):
-    classes: Annotated[list[Id], Field(min_length=1, max_length=200)] = Field(
+    classes: Annotated[list[BodyId], Field(min_length=1, max_length=200)] = Field(
         ..., description="Ids of the teacher's own classes; at least one"
     )
 

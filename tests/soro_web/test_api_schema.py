@@ -112,7 +112,7 @@ def test_a_body_that_is_not_a_json_object_is_refused_with_400(people: People) ->
     assert not Conversation.objects.exists()
 
 
-def test_true_is_not_a_number(people: People) -> None:
+def test_true_and_text_are_not_numbers_in_a_body(people: People) -> None:
     lesson = lesson_create(teacher=people.teacher, topic=TopicFactory())
     section = lesson.sections.first()
     assert section is not None
@@ -123,12 +123,13 @@ def test_true_is_not_a_number(people: People) -> None:
         "application/json",
     )
     assert response.status_code == 422
-    response = client.post(
-        f"/api/lessons/{lesson.pk}/publish",
-        json.dumps({"classes": [True]}),
-        "application/json",
-    )
-    assert response.status_code == 422
+    for classes in ([True], [str(people.classroom.pk)]):
+        response = client.post(
+            f"/api/lessons/{lesson.pk}/publish",
+            json.dumps({"classes": classes}),
+            "application/json",
+        )
+        assert response.status_code == 422, classes
     section.refresh_from_db()
     assert section.body == "" and section.revision == 1
 

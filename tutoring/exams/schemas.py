@@ -5,11 +5,11 @@ from typing import Annotated, Any
 
 from ninja import Field, Schema
 
-from soro_web.schema_types import Id, Number, OneLine
+from soro_web.schema_types import BodyId, Number, OneLine
 from tutoring.exams.services.scoring import MAX_TEXT
 
 # A question's place in an attempt (1, 2, …); no exam is longer than this.
-Position = Annotated[int, Field(ge=1, le=1000), Number]
+Position = Annotated[int, Field(ge=1, le=1000)]
 # An option's index (choice) or a right-column index (matching).
 Option = Annotated[int, Field(ge=0, le=25), Number]
 
@@ -73,8 +73,8 @@ class AttemptStartIn(Schema):
     """Exactly one of ``blueprint_id`` and ``test_id``."""
 
     model_config = {"json_schema_extra": {"oneOf": [_only("blueprint_id"), _only("test_id")]}}
-    blueprint_id: Id | None = Field(None, description="Start a mock exam; or give test_id")
-    test_id: Id | None = Field(None, description="Start or resume a class test")
+    blueprint_id: BodyId | None = Field(None, description="Start a mock exam; or give test_id")
+    test_id: BodyId | None = Field(None, description="Start or resume a class test")
 
 
 class AttemptOut(Schema):

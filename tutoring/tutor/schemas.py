@@ -5,12 +5,12 @@ from typing import Annotated
 
 from ninja import Field, Schema
 
-from soro_web.schema_types import ErrorOut, Id, ManyLines, OneLine
+from soro_web.schema_types import BodyId, ErrorOut, ManyLines, OneLine
 
 
 class ConversationIn(Schema):
-    lesson_id: Id | None = None
-    topic_id: Id | None = None
+    lesson_id: BodyId | None = None
+    topic_id: BodyId | None = None
     item_ref: Annotated[str, Field(max_length=80), OneLine] = ""
 
 
