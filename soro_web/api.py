@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
+from ninja.parser import Parser
 from ninja.security import HttpBearer, django_auth
 
 from soro_web.accounts.services import api_token_authenticate
@@ -21,7 +24,20 @@ class BearerToken(HttpBearer):
         return user
 
 
+class JsonObjectParser(Parser):
+    """Every request body of this API is a JSON object. Ninja's schemas would read a list or
+    a number as an object with every field missing (``[null, null]`` started a chat); this
+    refuses them like any unreadable body, with 400."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise ValueError("the body is not a JSON object")
+        return data
+
+
 api = NinjaAPI(
+    parser=JsonObjectParser(),
     title="Soro API",
     version="1",
     urls_namespace="api",

@@ -7,7 +7,7 @@ from typing import Annotated
 from ninja import Field, Query, Router, Schema
 
 from soro_web.http import AuthenticatedRequest
-from soro_web.schema_types import Id, OneLine
+from soro_web.schema_types import GradeNumber, Id, OneLine, errors
 from tutoring.schemas import SearchResultOut
 from tutoring.services import highlight, passages_search
 
@@ -15,14 +15,18 @@ router = Router(tags=["textbooks"])
 
 
 class SearchQuery(Schema):
-    q: Annotated[str, Field(max_length=300), OneLine]
+    q: Annotated[str, Field(min_length=1, max_length=300), OneLine] = Field(
+        ...,
+        description="The words to find. A query without a searchable word (only short words "
+        "or punctuation) is refused with 422.",
+    )
     subject: Annotated[str, Field(max_length=40), OneLine] | None = None
-    grade: Annotated[int, Field(ge=1, le=12)] | None = None
+    grade: GradeNumber | None = None
     textbook: Id | None = None
     limit: Annotated[int, Field(ge=1, le=50)] = 10
 
 
-@router.get("/search", response=list[SearchResultOut])
+@router.get("/search", response={200: list[SearchResultOut], **errors()})
 def search_passages(request: AuthenticatedRequest, filters: Query[SearchQuery]):  # type: ignore[no-untyped-def]
     results = passages_search(
         user=request.user,

@@ -12,7 +12,6 @@ from soro_web.accounts.schemas import (
     ClassroomDetailOut,
     ClassroomIn,
     ClassroomOut,
-    ErrorOut,
     JoinIn,
     TokenIn,
     TokenInfoOut,
@@ -20,17 +19,17 @@ from soro_web.accounts.schemas import (
     UserOut,
 )
 from soro_web.http import AuthenticatedRequest, HtmxRequest
-from soro_web.schema_types import Id
+from soro_web.schema_types import Id, errors
 
 router = Router(tags=["people and classes"])
 
 
-@router.get("/me", response=UserOut)
+@router.get("/me", response={200: UserOut, **errors()})
 def me(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
     return request.user
 
 
-@router.post("/auth/token", auth=None, response={201: TokenOut, 401: ErrorOut, 429: ErrorOut})
+@router.post("/auth/token", auth=None, response={201: TokenOut, **errors(400, 429)})
 def token_create(request: HtmxRequest, payload: TokenIn):  # type: ignore[no-untyped-def]
     from axes.handlers.proxy import AxesProxyHandler
 
@@ -44,23 +43,23 @@ def token_create(request: HtmxRequest, payload: TokenIn):  # type: ignore[no-unt
     return Status(201, {"token": key, "name": _token.name, "expires_at": _token.expires_at})
 
 
-@router.get("/auth/tokens", response=list[TokenInfoOut])
+@router.get("/auth/tokens", response={200: list[TokenInfoOut], **errors()})
 def token_list(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
     return services.api_tokens_of(user=request.user)
 
 
-@router.delete("/auth/tokens/{token_id}", response={204: None, 404: ErrorOut})
+@router.delete("/auth/tokens/{token_id}", response={204: None, **errors(403, 404)})
 def token_revoke(request: AuthenticatedRequest, token_id: Id):  # type: ignore[no-untyped-def]
     services.api_token_revoke(user=request.user, pk=token_id)
     return Status(204, None)
 
 
-@router.get("/classes", response=list[ClassroomOut])
+@router.get("/classes", response={200: list[ClassroomOut], **errors()})
 def classes_list(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
     return services.classrooms_for_user(user=request.user)
 
 
-@router.post("/classes", response={201: ClassroomOut})
+@router.post("/classes", response={201: ClassroomOut, **errors(400, 403)})
 def classes_create(request: AuthenticatedRequest, payload: ClassroomIn):  # type: ignore[no-untyped-def]
     classroom = services.classroom_create_by_code(
         teacher=request.user,
@@ -71,7 +70,7 @@ def classes_create(request: AuthenticatedRequest, payload: ClassroomIn):  # type
     return Status(201, classroom)
 
 
-@router.post("/classes/join", response={201: ClassroomOut})
+@router.post("/classes/join", response={201: ClassroomOut, **errors(400, 403)})
 def classes_join(request: AuthenticatedRequest, payload: JoinIn):  # type: ignore[no-untyped-def]
     enrollment = services.classroom_join(
         student=request.user,
@@ -81,12 +80,12 @@ def classes_join(request: AuthenticatedRequest, payload: JoinIn):  # type: ignor
     return Status(201, enrollment.classroom)
 
 
-@router.get("/classes/{classroom_id}", response=ClassroomDetailOut)
-def classes_detail(request: AuthenticatedRequest, classroom_id: int):  # type: ignore[no-untyped-def]
+@router.get("/classes/{classroom_id}", response={200: ClassroomDetailOut, **errors(404)})
+def classes_detail(request: AuthenticatedRequest, classroom_id: Id):  # type: ignore[no-untyped-def]
     return services.classroom_get_for_teacher(user=request.user, pk=classroom_id)
 
 
-@router.post("/classes/{classroom_id}/join-code", response=ClassroomOut)
-def classes_regenerate_code(request: AuthenticatedRequest, classroom_id: int):  # type: ignore[no-untyped-def]
+@router.post("/classes/{classroom_id}/join-code", response={200: ClassroomOut, **errors(403, 404)})
+def classes_regenerate_code(request: AuthenticatedRequest, classroom_id: Id):  # type: ignore[no-untyped-def]
     classroom = services.classroom_get_for_teacher(user=request.user, pk=classroom_id)
     return services.classroom_regenerate_join_code(classroom=classroom)

@@ -6,7 +6,7 @@ from typing import Annotated
 from ninja import Field, ModelSchema, Schema
 
 from soro_web.accounts.models import User
-from soro_web.schema_types import OneLine
+from soro_web.schema_types import BodyGradeNumber, OneLine
 
 
 class UserOut(ModelSchema):
@@ -81,7 +81,7 @@ def _manages(classroom, context) -> bool:  # type: ignore[no-untyped-def]
 class ClassroomIn(Schema):
     name: Annotated[str, Field(min_length=1, max_length=120), OneLine]
     subject: Annotated[str, Field(min_length=1, max_length=40), OneLine]
-    grade: Annotated[int, Field(ge=1, le=12)]
+    grade: BodyGradeNumber
 
 
 class JoinIn(Schema):
@@ -101,7 +101,3 @@ class ClassroomDetailOut(ClassroomOut):
     @staticmethod
     def resolve_students(obj) -> list:  # type: ignore[no-untyped-def]
         return [enrollment.student for enrollment in obj.enrollments.select_related("student")]
-
-
-class ErrorOut(Schema):
-    detail: object

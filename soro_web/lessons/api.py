@@ -20,16 +20,17 @@ from soro_web.lessons.schemas import (
     SectionIn,
     SectionOut,
 )
+from soro_web.schema_types import Id, errors
 
 router = Router(tags=["lessons"])
 
 
-@router.get("/lessons", response=list[LessonOut])
+@router.get("/lessons", response={200: list[LessonOut], **errors()})
 def lessons_list(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
     return services.lessons_for_user(user=request.user).prefetch_related("classes")
 
 
-@router.post("/lessons", response={201: LessonDetailOut})
+@router.post("/lessons", response={201: LessonDetailOut, **errors(400, 403)})
 def lessons_create(request: AuthenticatedRequest, payload: LessonIn):  # type: ignore[no-untyped-def]
     lesson = services.lesson_create_by_code(
         teacher=request.user,
@@ -41,16 +42,17 @@ def lessons_create(request: AuthenticatedRequest, payload: LessonIn):  # type: i
     return Status(201, lesson)
 
 
-@router.get("/lessons/{lesson_id}", response=LessonDetailOut)
-def lessons_detail(request: AuthenticatedRequest, lesson_id: int):  # type: ignore[no-untyped-def]
+@router.get("/lessons/{lesson_id}", response={200: LessonDetailOut, **errors(404)})
+def lessons_detail(request: AuthenticatedRequest, lesson_id: Id):  # type: ignore[no-untyped-def]
     return services.lesson_get_visible(user=request.user, pk=lesson_id)
 
 
 @router.put(
-    "/lessons/{lesson_id}/sections/{section_id}", response={200: SectionOut, 409: ConflictOut}
+    "/lessons/{lesson_id}/sections/{section_id}",
+    response={200: SectionOut, **errors(400, 403, 404), 409: ConflictOut},
 )
 def lessons_section_update(  # type: ignore[no-untyped-def]
-    request: AuthenticatedRequest, lesson_id: int, section_id: int, payload: SectionIn
+    request: AuthenticatedRequest, lesson_id: Id, section_id: Id, payload: SectionIn
 ):
     section = services.section_get_for_owner(user=request.user, lesson_pk=lesson_id, pk=section_id)
     try:
@@ -75,7 +77,7 @@ def lessons_section_update(  # type: ignore[no-untyped-def]
         )
 
 
-@router.post("/lessons/{lesson_id}/publish", response=LessonOut)
-def lessons_publish(request: AuthenticatedRequest, lesson_id: int, payload: PublishIn):  # type: ignore[no-untyped-def]
+@router.post("/lessons/{lesson_id}/publish", response={200: LessonOut, **errors(400, 403, 404)})
+def lessons_publish(request: AuthenticatedRequest, lesson_id: Id, payload: PublishIn):  # type: ignore[no-untyped-def]
     lesson = services.lesson_get_for_owner(user=request.user, pk=lesson_id)
     return services.lesson_publish(lesson=lesson, user=request.user, classes=payload.classes)

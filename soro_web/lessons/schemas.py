@@ -5,9 +5,18 @@ from typing import Annotated
 
 from ninja import Field, ModelSchema, Schema
 
+from soro_web.languages import Language
 from soro_web.lessons.models import Lesson, LessonSection
 from soro_web.lessons.services import MAX_DURATION, MIN_DURATION
-from soro_web.schema_types import MAX_ID, SECTION_BODY_MAX_CHARS, Id, ManyLines, OneLine
+from soro_web.schema_types import (
+    MAX_ID,
+    SECTION_BODY_MAX_CHARS,
+    BodyId,
+    Id,
+    ManyLines,
+    Number,
+    OneLine,
+)
 
 
 class CitationOut(Schema):
@@ -56,20 +65,22 @@ class LessonIn(Schema):
         ..., description="Curriculum topic code, e.g. math-7-01-01"
     )
     title: Annotated[str, Field(max_length=300), OneLine] = ""
-    duration_minutes: Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION)] = 45
-    language: Annotated[str, Field(max_length=5), OneLine] = "tg"
+    duration_minutes: Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION), Number] = 45
+    language: Language = Language.TAJIK
 
 
 class SectionIn(Schema):
     body: Annotated[str, Field(max_length=SECTION_BODY_MAX_CHARS), ManyLines]
     title: Annotated[str, Field(min_length=1, max_length=300), OneLine] | None = None
-    revision: Annotated[int, Field(ge=1, le=MAX_ID)] = Field(
+    revision: Annotated[int, Field(ge=1, le=MAX_ID), Number] = Field(
         ..., description="The revision the change is based on"
     )
 
 
 class PublishIn(Schema):
-    classes: Annotated[list[Id], Field(max_length=200)]
+    classes: Annotated[list[BodyId], Field(min_length=1, max_length=200)] = Field(
+        ..., description="Ids of the teacher's own classes; at least one"
+    )
 
 
 class ConflictOut(Schema):

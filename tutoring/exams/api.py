@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Status
 
 from soro_web.http import AuthenticatedRequest
+from soro_web.schema_types import Id, errors
 from tutoring.exams import services
 from tutoring.exams.models import Attempt
 from tutoring.exams.schemas import (
@@ -19,6 +20,7 @@ from tutoring.exams.schemas import (
     AttemptOut,
     AttemptStartIn,
     FeedbackOut,
+    Position,
     QuestionOut,
     ReviewOut,
     SavedOut,
@@ -59,7 +61,7 @@ def _answer_data(payload: AnswerIn) -> dict[str, Any]:
     return payload.dict(exclude_none=True)
 
 
-@router.get("/exams/practice/topics", response=list[TopicMasteryOut])
+@router.get("/exams/practice/topics", response={200: list[TopicMasteryOut], **errors(403)})
 def exams_practice_topics(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
     _student(request)
     return [
@@ -68,8 +70,8 @@ def exams_practice_topics(request: AuthenticatedRequest):  # type: ignore[no-unt
     ]
 
 
-@router.get("/exams/practice/next", response={200: QuestionOut, 204: None})
-def exams_practice_next(request: AuthenticatedRequest, topic_id: int | None = None):  # type: ignore[no-untyped-def]
+@router.get("/exams/practice/next", response={200: QuestionOut, 204: None, **errors(403, 404)})
+def exams_practice_next(request: AuthenticatedRequest, topic_id: Id | None = None):  # type: ignore[no-untyped-def]
     """The next practice item of a topic (or of the weak topics without ``topic_id``)."""
     item = services.practice_next(student=request.user, topic_id=topic_id)
     if item is None or item.current is None:
@@ -81,8 +83,10 @@ def exams_practice_next(request: AuthenticatedRequest, topic_id: int | None = No
     return {"id": item.pk, **public}
 
 
-@router.post("/exams/practice/items/{item_id}/answer", response=FeedbackOut)
-def exams_practice_answer(request: AuthenticatedRequest, item_id: int, payload: AnswerIn):  # type: ignore[no-untyped-def]
+@router.post(
+    "/exams/practice/items/{item_id}/answer", response={200: FeedbackOut, **errors(400, 403, 404)}
+)
+def exams_practice_answer(request: AuthenticatedRequest, item_id: Id, payload: AnswerIn):  # type: ignore[no-untyped-def]
     feedback = services.practice_answer(
         student=request.user, item_id=item_id, data=_answer_data(payload)
     )
@@ -98,7 +102,7 @@ def exams_practice_answer(request: AuthenticatedRequest, item_id: int, payload: 
     }
 
 
-@router.post("/exams/attempts", response={201: AttemptOut})
+@router.post("/exams/attempts", response={201: AttemptOut, **errors(400, 403, 404)})
 def exams_attempt_start(request: AuthenticatedRequest, payload: AttemptStartIn):  # type: ignore[no-untyped-def]
     """Start a mock exam (``blueprint_id``) or start/resume a class test (``test_id``)."""
     _student(request)
@@ -112,16 +116,19 @@ def exams_attempt_start(request: AuthenticatedRequest, payload: AttemptStartIn):
     return Status(201, _attempt_out(state.attempt, state.questions))
 
 
-@router.get("/exams/attempts/{attempt_id}", response=AttemptOut)
-def exams_attempt_detail(request: AuthenticatedRequest, attempt_id: int):  # type: ignore[no-untyped-def]
+@router.get("/exams/attempts/{attempt_id}", response={200: AttemptOut, **errors(404)})
+def exams_attempt_detail(request: AuthenticatedRequest, attempt_id: Id):  # type: ignore[no-untyped-def]
     """The attempt with its questions and saved answers (resume on another device)."""
     state = services.attempt_state(user=request.user, pk=attempt_id)
     return _attempt_out(state.attempt, state.questions)
 
 
-@router.put("/exams/attempts/{attempt_id}/answers/{position}", response=SavedOut)
+@router.put(
+    "/exams/attempts/{attempt_id}/answers/{position}",
+    response={200: SavedOut, **errors(400, 403, 404)},
+)
 def exams_attempt_answer(  # type: ignore[no-untyped-def]
-    request: AuthenticatedRequest, attempt_id: int, position: int, payload: AnswerIn
+    request: AuthenticatedRequest, attempt_id: Id, position: Position, payload: AnswerIn
 ):
     saved = services.attempt_answer_save(
         user=request.user, attempt_id=attempt_id, position=position, data=_answer_data(payload)
@@ -129,15 +136,15 @@ def exams_attempt_answer(  # type: ignore[no-untyped-def]
     return {"position": position, "answer": saved.answer, "saved_at": saved.saved_at}
 
 
-@router.post("/exams/attempts/{attempt_id}/submit", response=AttemptOut)
-def exams_attempt_submit(request: AuthenticatedRequest, attempt_id: int):  # type: ignore[no-untyped-def]
+@router.post("/exams/attempts/{attempt_id}/submit", response={200: AttemptOut, **errors(403, 404)})
+def exams_attempt_submit(request: AuthenticatedRequest, attempt_id: Id):  # type: ignore[no-untyped-def]
     """Submit (a second call changes nothing and answers the same result)."""
     attempt = services.attempt_submit(attempt_id=attempt_id, user=request.user)
     return _attempt_out(attempt)
 
 
-@router.get("/exams/attempts/{attempt_id}/review", response=ReviewOut)
-def exams_attempt_review(request: AuthenticatedRequest, attempt_id: int):  # type: ignore[no-untyped-def]
+@router.get("/exams/attempts/{attempt_id}/review", response={200: ReviewOut, **errors(403, 404)})
+def exams_attempt_review(request: AuthenticatedRequest, attempt_id: Id):  # type: ignore[no-untyped-def]
     review = services.attempt_review(user=request.user, pk=attempt_id)
     return {
         "attempt": _attempt_out(review.attempt),

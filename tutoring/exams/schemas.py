@@ -1,9 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from ninja import Schema
+from ninja import Field, Schema
+
+from soro_web.schema_types import BodyId, Number, OneLine
+from tutoring.exams.services.scoring import MAX_TEXT
+
+# A question's place in an attempt (1, 2, …); no exam is longer than this.
+Position = Annotated[int, Field(ge=1, le=1000)]
+# An option's index (choice) or a right-column index (matching).
+Option = Annotated[int, Field(ge=0, le=25), Number]
 
 
 class TopicMasteryOut(Schema):
@@ -38,9 +46,9 @@ class AnswerIn(Schema):
     """One of: ``choice`` (0–3 or a label А–Г / A–D), ``pairs`` ({"0": 2, …}: left index →
     right index, every left item), ``text`` (a word or a number; a decimal comma is fine)."""
 
-    choice: int | str | None = None
-    pairs: dict[str, int] | None = None
-    text: str | None = None
+    choice: Option | Annotated[str, Field(min_length=1, max_length=5), OneLine] | None = None
+    pairs: Annotated[dict[str, Option], Field(max_length=26)] | None = None
+    text: Annotated[str, Field(max_length=MAX_TEXT), OneLine] | None = None
 
 
 class FeedbackOut(Schema):
@@ -53,9 +61,20 @@ class FeedbackOut(Schema):
     citation_url: str
 
 
+def _only(given: str) -> dict[str, Any]:
+    other = "test_id" if given == "blueprint_id" else "blueprint_id"
+    return {
+        "required": [given],
+        "properties": {given: {"type": "integer"}, other: {"type": "null"}},
+    }
+
+
 class AttemptStartIn(Schema):
-    blueprint_id: int | None = None
-    test_id: int | None = None
+    """Exactly one of ``blueprint_id`` and ``test_id``."""
+
+    model_config = {"json_schema_extra": {"oneOf": [_only("blueprint_id"), _only("test_id")]}}
+    blueprint_id: BodyId | None = Field(None, description="Start a mock exam; or give test_id")
+    test_id: BodyId | None = Field(None, description="Start or resume a class test")
 
 
 class AttemptOut(Schema):

@@ -8,6 +8,7 @@ from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from ninja import Router, Status
 
 from soro_web.http import AuthenticatedRequest, ndjson_response
+from soro_web.schema_types import Id, errors
 from tutoring.tutor import services
 from tutoring.tutor.schemas import (
     ConversationDetailOut,
@@ -21,13 +22,16 @@ from tutoring.tutor.schemas import (
 router = Router(tags=["tutor"])
 
 
-@router.get("/tutor/conversations", response=list[ConversationOut])
+@router.get("/tutor/conversations", response={200: list[ConversationOut], **errors(403)})
 def tutor_conversations_list(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
     services.conversation_kind_for(request.user)  # staff: 403
     return services.conversations_for_user(user=request.user)
 
 
-@router.post("/tutor/conversations", response={201: ConversationOut, 403: RefusalOut})
+@router.post(
+    "/tutor/conversations",
+    response={201: ConversationOut, **errors(400, 404), 403: RefusalOut},
+)
 def tutor_conversations_create(request: AuthenticatedRequest, payload: ConversationIn):  # type: ignore[no-untyped-def]
     try:
         conversation = services.tutor_conversation_start(
@@ -41,8 +45,10 @@ def tutor_conversations_create(request: AuthenticatedRequest, payload: Conversat
     return Status(201, conversation)
 
 
-@router.get("/tutor/conversations/{conversation_id}", response=ConversationDetailOut)
-def tutor_conversations_detail(request: AuthenticatedRequest, conversation_id: int):  # type: ignore[no-untyped-def]
+@router.get(
+    "/tutor/conversations/{conversation_id}", response={200: ConversationDetailOut, **errors(404)}
+)
+def tutor_conversations_detail(request: AuthenticatedRequest, conversation_id: Id):  # type: ignore[no-untyped-def]
     conversation = services.conversation_get_for_owner(user=request.user, pk=conversation_id)
     chat = services.conversation_messages(conversation=conversation)
     return {
@@ -63,10 +69,18 @@ def tutor_conversations_detail(request: AuthenticatedRequest, conversation_id: i
 
 @router.post(
     "/tutor/conversations/{conversation_id}/messages",
-    response={200: None, 403: RefusalOut, 422: RefusalOut, 429: RefusalOut},
+    response={200: None, **errors(400, 404), 403: RefusalOut, 429: RefusalOut},
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The reply as NDJSON events, one JSON object a line",
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            }
+        }
+    },
 )
 def tutor_messages_send(  # type: ignore[no-untyped-def]
-    request: AuthenticatedRequest, conversation_id: int, payload: MessageIn
+    request: AuthenticatedRequest, conversation_id: Id, payload: MessageIn
 ) -> HttpResponse | StreamingHttpResponse:
     """Send a message; the reply streams back as ``application/x-ndjson``, one event a line:
     ``start`` (sources with links), ``text`` pieces, then ``done`` + ``saved`` or

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from ninja import Field, Schema
 
+from soro_web.schema_types import BodyId, ErrorOut, ManyLines, OneLine
+
 
 class ConversationIn(Schema):
-    lesson_id: int | None = None
-    topic_id: int | None = None
-    item_ref: str = Field("", max_length=80)
+    lesson_id: BodyId | None = None
+    topic_id: BodyId | None = None
+    item_ref: Annotated[str, Field(max_length=80), OneLine] = ""
 
 
 class ConversationOut(Schema):
@@ -46,9 +49,11 @@ class ConversationDetailOut(ConversationOut):
 
 
 class MessageIn(Schema):
-    text: str = Field(..., max_length=1000)
+    text: Annotated[str, Field(min_length=1, max_length=1000), ManyLines]
 
 
-class RefusalOut(Schema):
-    detail: str
-    code: str
+class RefusalOut(ErrorOut):
+    """The tutor's refusal: ``code`` says why (``off``, ``exam_open``, ``daily_limit``, …);
+    a request refused before the tutor sees it (a missing CSRF header) has no code."""
+
+    code: str | None = None
