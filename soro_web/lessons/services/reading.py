@@ -19,7 +19,7 @@ def lesson_get_visible(*, user: User, pk: int) -> Lesson:
     """A lesson the user may read, or Http404."""
     lesson = (
         Lesson.objects.visible_to(user)
-        .select_related("teacher", "topic__subject", "topic__grade")
+        .select_related("teacher", "topic__subject", "topic__grade", "published_version")
         .filter(pk=pk)
         .first()
     )

@@ -92,6 +92,21 @@
       stop.hidden = false;
       stop.onclick = function () { controller.abort(); };
     }
+    // From the first second: how long the model has been at it (a small model on a busy
+    // server can take a minute or two), next to the Stop button.
+    var elapsed = form.querySelector("[data-elapsed]");
+    var started = Date.now();
+    var timer = null;
+    function tick() {
+      if (!elapsed) return;
+      var seconds = Math.floor((Date.now() - started) / 1000);
+      elapsed.textContent = (elapsed.dataset.label || "%(seconds)s s").replace("%(seconds)s", String(seconds));
+    }
+    if (elapsed) {
+      elapsed.hidden = false;
+      tick();
+      timer = window.setInterval(tick, 1000);
+    }
 
     function fail(message) {
       // Model output and messages are text, never HTML: textContent escapes them.
@@ -139,6 +154,8 @@
         window.setTimeout(function () { refresh(section, "proposal"); }, 1500);
       })
       .then(function () {
+        if (timer) window.clearInterval(timer);
+        if (elapsed) elapsed.hidden = true;
         if (stop) stop.hidden = true;
         delete section.dataset.drafting;
         button.disabled = false;
