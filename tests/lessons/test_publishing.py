@@ -288,7 +288,9 @@ def test_a_draft_keeps_only_the_sources_it_cites_and_counts_unknown_markers(
     assert saved_event["type"] == "saved" and saved_event["unknown_markers"] == 1
     assert "[7]" in saved_event["message"] and "match no textbook passage" in saved_event["message"]
     objectives.refresh_from_db()
-    assert len(objectives.citations) == 1  # [1] only: the second passage is not cited
+    # [1] only, one source (the uncited passage is not listed; one page is one source).
+    assert len(objectives.citations) == 1
+    assert objectives.citations == services.citations_in_text(objectives.body, objectives.citations)
     assert "[7]" in objectives.body
 
 

@@ -23,11 +23,14 @@ def citation_pattern(citation: dict[str, Any]) -> re.Pattern[str] | None:
 
 
 def citations_in_text(text: str, citations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The citations whose marker is still in ``text`` (in their order)."""
-    kept = []
+    """The citations whose marker is still in ``text`` (in their order; two passages of
+    one page share a marker, so they are one source)."""
+    kept, seen = [], set()
     for citation in citations:
+        key = (citation.get("book"), citation.get("page"))
         pattern = citation_pattern(citation)
-        if pattern is not None and pattern.search(text or ""):
+        if key not in seen and pattern is not None and pattern.search(text or ""):
+            seen.add(key)
             kept.append(dict(citation))
     return kept
 

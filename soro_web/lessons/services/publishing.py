@@ -182,7 +182,11 @@ def lesson_publish(
     empty = empty_sections(lesson)
     if empty and not publish_anyway:
         raise ValidationError(
-            {"publish_anyway": empty_sections_message(empty)}, code="empty_sections"
+            {
+                "publish_anyway": ValidationError(
+                    empty_sections_message(empty), code="empty_sections"
+                )
+            }
         )
     version = LessonVersion.objects.create(
         lesson=lesson,
