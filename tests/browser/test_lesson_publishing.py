@@ -130,7 +130,7 @@ def test_a_draft_shows_elapsed_time_and_stop_before_the_first_word(  # type: ign
     page.wait_for_selector(stop, state="visible", timeout=1_000)
     page.wait_for_selector(elapsed, state="visible", timeout=1_000)
     page.wait_for_function(
-        "sel => /[1-9] s/.test(document.querySelector(sel).textContent)", arg=elapsed
+        "sel => /: [1-9]/.test(document.querySelector(sel).textContent)", arg=elapsed
     )
     page.click(stop)
     page.wait_for_selector(stop, state="hidden")

@@ -100,7 +100,7 @@
     function tick() {
       if (!elapsed) return;
       var seconds = Math.floor((Date.now() - started) / 1000);
-      elapsed.textContent = (elapsed.dataset.label || "%(seconds)s s").replace("%(seconds)s", String(seconds));
+      elapsed.textContent = elapsed.dataset.label + ": " + seconds + " " + elapsed.dataset.unit;
     }
     if (elapsed) {
       elapsed.hidden = false;
