@@ -22,7 +22,8 @@ def _inline(line: str, citations: Sequence[dict[str, Any]]) -> str:
     """One line, escaped, its known citation markers wrapped in ``<cite>``."""
     if not citations:
         return escape(line)
-    html, at = [], 0
+    html: list[str] = []
+    at = 0
     for start, end in citation_spans(line, citations):
         html.append(escape(line[at:start]))
         html.append(f'<cite class="citation">{escape(line[start:end])}</cite>')
