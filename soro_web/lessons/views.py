@@ -520,7 +520,7 @@ def _export(request: AuthenticatedRequest, pk: int, extension: str) -> HttpRespo
     from soro_web.lessons.export import EmptyLessonError, lesson_docx, lesson_pdf
 
     lesson, reading = _reading(request, pk)
-    document = services.lesson_document(lesson=lesson, sections=reading.sections)
+    document = services.lesson_document(lesson=lesson, reading=reading)
     try:
         content = lesson_pdf(document) if extension == "pdf" else lesson_docx(document)
     except EmptyLessonError:
@@ -534,7 +534,7 @@ def _export(request: AuthenticatedRequest, pk: int, extension: str) -> HttpRespo
         else "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     )
     response = HttpResponse(content, content_type=content_type)
-    name = services.lesson_file_name(lesson=lesson, extension=extension)
+    name = services.lesson_file_name(lesson=lesson, extension=extension, title=reading.title)
     response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
     return response
 

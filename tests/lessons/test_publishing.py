@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -61,12 +62,23 @@ def test_students_read_the_published_snapshot_not_the_working_copy(
     assert lesson.published_version.reason == LessonVersion.Reason.PUBLISHED
     assert services.lesson_publication(lesson).has_unpublished_changes is False
     write(lesson, people, Kind.OBJECTIVES, "Нимаи матни нав")  # the teacher keeps editing
+    published_title = lesson.title
+    services.lesson_update(
+        lesson=lesson, user=people.teacher, title="Сарлавҳаи нимтайёр", duration_minutes=45
+    )
     lesson.refresh_from_db()
     publication = services.lesson_publication(lesson)
     assert publication.has_unpublished_changes is True
     assert publication.version_at == lesson.published_version.created_at
     student_page = client_for(people.student).get(url("lesson_view", lesson)).content.decode()
     assert "Мақсади нашршуда" in student_page and "Нимаи матни нав" not in student_page
+    assert published_title in student_page and "Сарлавҳаи нимтайёр" not in student_page
+    listed = client_for(people.student).get(reverse("lessons:lesson_list")).content.decode()
+    assert published_title in listed and "Сарлавҳаи нимтайёр" not in listed
+    pdf = client_for(people.student).get(url("lesson_pdf", lesson))
+    disposition = unquote(pdf["Content-Disposition"])
+    assert pdf.status_code == 200 and "Сарлавҳаи" not in disposition
+    assert published_title.split()[0] in disposition
     owner_page = client_for(people.teacher).get(url("lesson_view", lesson)).content.decode()
     assert "Нимаи матни нав" in owner_page
     # The builder says which version students see, and that there are changes.

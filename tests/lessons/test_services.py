@@ -337,7 +337,7 @@ def test_the_export_document_carries_sections_citations_and_labels(
     objectives.citations = [{"book": "Алгебра 7", "page": 3, "passage_id": 1}]
     objectives.save()
     reading = services.lesson_reading(lesson=lesson, user=people.teacher)
-    document = services.lesson_document(lesson=lesson, sections=reading.sections)
+    document = services.lesson_document(lesson=lesson, reading=reading)
     assert document.title == lesson.title and document.duration_minutes == 45
     assert document.labels["sources"] == "Сарчашмаҳо"
     first = document.sections[0]

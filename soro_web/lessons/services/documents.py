@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from soro_web.lessons.export import CitationDoc, LessonDoc, SectionDoc
 from soro_web.lessons.models import Lesson, LessonSection
 from soro_web.lessons.services.editing import TIMED_PLAN_WEIGHTS
-from soro_web.lessons.services.publishing import ReadSection
+from soro_web.lessons.services.publishing import LessonReading, ReadSection
 from tutoring.services import citation_text
 
 
@@ -48,9 +48,9 @@ def printed_sections(*, lesson: Lesson, sections: Sequence[ReadSection]) -> list
     return result
 
 
-def lesson_document(*, lesson: Lesson, sections: Sequence[ReadSection]) -> LessonDoc:
+def lesson_document(*, lesson: Lesson, reading: LessonReading) -> LessonDoc:
     """The lesson as the export core's plain dataclasses, labels in the lesson's language:
-    ``sections`` are what the reader reads (:func:`lesson_reading`)."""
+    what the reader reads (:func:`lesson_reading`: students, the published version)."""
     with translation.override(lesson.language):
         labels = {
             "subject": _("Subject"),
@@ -64,12 +64,12 @@ def lesson_document(*, lesson: Lesson, sections: Sequence[ReadSection]) -> Lesso
         }
         topic = lesson.topic
         return LessonDoc(
-            title=lesson.title,
+            title=reading.title,
             subject=topic.subject.localized_name(lesson.language),
             grade=topic.grade.name,
             topic=topic.name,
             teacher=lesson.teacher.display_name,
-            duration_minutes=lesson.duration_minutes,
+            duration_minutes=reading.duration_minutes,
             sections=tuple(
                 SectionDoc(
                     title=section.title,
@@ -79,13 +79,14 @@ def lesson_document(*, lesson: Lesson, sections: Sequence[ReadSection]) -> Lesso
                     ),
                     is_grounded=section.is_grounded,
                 )
-                for section in printed_sections(lesson=lesson, sections=sections)
+                for section in printed_sections(lesson=lesson, sections=reading.sections)
             ),
             labels=labels,
         )
 
 
-def lesson_file_name(*, lesson: Lesson, extension: str) -> str:
-    """A file name teachers recognise; safe on every system (letters, digits, dashes)."""
-    stem = re.sub(r"[^\w]+", "-", lesson.title, flags=re.UNICODE).strip("-_")[:60]
+def lesson_file_name(*, lesson: Lesson, extension: str, title: str = "") -> str:
+    """A file name teachers recognise; safe on every system (letters, digits, dashes).
+    ``title``: the title read (a published version's), else the lesson's."""
+    stem = re.sub(r"[^\w]+", "-", title or lesson.title, flags=re.UNICODE).strip("-_")[:60]
     return f"{stem or 'lesson'}-{lesson.pk}.{extension}"

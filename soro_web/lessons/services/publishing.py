@@ -54,6 +54,8 @@ class LessonReading:
     """What one person reads of a lesson, and from which version."""
 
     sections: list[ReadSection]
+    title: str
+    duration_minutes: int
     #: True: the teacher's working copy; False: the published snapshot.
     is_working_copy: bool
     #: Only the students' sections (a student, or the teacher looking as one).
@@ -102,6 +104,8 @@ def lesson_reading(*, lesson: Lesson, user: User, as_students: bool = False) -> 
         ]
         return LessonReading(
             sections=[s for s in sections if s.body.strip()],
+            title=lesson.title,
+            duration_minutes=lesson.duration_minutes,
             is_working_copy=True,
             students_only=False,
             version_at=None,
@@ -112,8 +116,11 @@ def lesson_reading(*, lesson: Lesson, user: User, as_students: bool = False) -> 
         if s.body.strip() and (s.for_students or not students_only)
     ]
     version = lesson.published_version
+    snapshot = version.snapshot if version is not None else {}
     return LessonReading(
         sections=sections,
+        title=snapshot.get("title") or lesson.title,
+        duration_minutes=snapshot.get("duration_minutes") or lesson.duration_minutes,
         is_working_copy=False,
         students_only=students_only,
         version_at=version.created_at if version is not None else None,

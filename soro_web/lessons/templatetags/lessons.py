@@ -11,7 +11,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from soro_web.lessons.export import text_blocks
-from soro_web.lessons.services import citations_in_text, stored_citation_text
+from soro_web.lessons.services import stored_citation_text
 from soro_web.lessons.services import unknown_markers as find_unknown_markers
 from soro_web.lessons.services.citing import citation_spans
 
@@ -67,9 +67,3 @@ def citations_text(citations: list[dict[str, Any]]) -> str:
 def unknown_markers(text: str) -> str:
     """ "[3], [7]": the markers of a text that match no textbook passage ("" when none)."""
     return ", ".join(find_unknown_markers(text))
-
-
-@register.filter
-def cited(citations: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
-    """The citations whose marker is in ``text`` (a proposal's sources as it reads now)."""
-    return citations_in_text(text, citations or [])
