@@ -131,7 +131,14 @@ def test_teacher_builds_exports_and_shares_a_lesson(  # type: ignore[no-untyped-
             page.wait_for_function(
                 "pk => document.querySelector('#body-' + pk).value.length > 0", arg=pk
             )
-    assert lesson.sections.get(kind="objectives").citations[0]["book"] == "Алгебра"
+    # A source is kept only while its marker is in the text, and the random model cites
+    # nothing ("[1]"). The textbook's passages, inserted as a starting text, carry theirs.
+    pk = section_id(page, "key_terms")
+    page.click(f"#section-{pk} [data-insert]")
+    page.wait_for_function(
+        "pk => document.querySelector('#body-' + pk).value.includes('[Алгебра, саҳ.')", arg=pk
+    )
+    assert lesson.sections.get(kind="key_terms").citations[0]["book"] == "Алгебра"
     assert lesson.sections.get(kind="new_material").body == ""  # unaccepted: not in the lesson
 
     # Regenerate a section with an instruction: a new proposal, the text stays until chosen.
@@ -163,7 +170,7 @@ def test_teacher_builds_exports_and_shares_a_lesson(  # type: ignore[no-untyped-
     docx_text = "\n".join(p.text for p in document.paragraphs)
     for text in (pdf_text, docx_text):
         assert "ғ ӣ қ ӯ ҳ ҷ" in text and "Мақсадҳои дарс" in text
-        assert "Алгебра, саҳ." in text  # a citation from the drafted sections' sources
+        assert "Алгебра, саҳ." in text  # a citation from the inserted passages' sources
 
     # Publish to the class 7А.
     page.click("text=Нашр барои синфҳо")
