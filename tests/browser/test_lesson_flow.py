@@ -140,6 +140,16 @@ def test_teacher_builds_exports_and_shares_a_lesson(  # type: ignore[no-untyped-
     )
     assert lesson.sections.get(kind="key_terms").citations[0]["book"] == "Алгебра"
     assert lesson.sections.get(kind="new_material").body == ""  # unaccepted: not in the lesson
+    # The proposal box does not start with a blank line (its first paragraph has no margin).
+    proposal = section_id(page, "new_material")
+    assert (
+        page.evaluate(
+            "pk => getComputedStyle(document.querySelector("
+            "'#proposal-' + pk + ' .reply > :first-child')).marginTop",
+            proposal,
+        )
+        == "0px"
+    )
 
     # Regenerate a section with an instruction: a new proposal, the text stays until chosen.
     pk = section_id(page, "objectives")

@@ -121,7 +121,8 @@
       if (event.type === "start") {
         stream.hidden = false;
       } else if (event.type === "text") {
-        stream.textContent += event.text;
+        // The model often starts with a line break: the box does not start with a blank line.
+        stream.textContent = (stream.textContent + event.text).replace(/^\s+/, "");
         pieces += 1;
         stream.dataset.pieces = String(pieces);
       } else if (event.type === "no_passages" || event.type === "error") {
