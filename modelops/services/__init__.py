@@ -9,6 +9,7 @@ from modelops.services.generation import (
     model_error_message,
     model_health,
     model_preload,
+    recent_generation_seconds,
 )
 from modelops.services.promotion import GateDecision, model_version_promote, promotion_gate
 from modelops.services.registry import (
@@ -34,6 +35,7 @@ __all__ = [
     "model_version_check_loads",
     "model_version_promote",
     "promotion_gate",
+    "recent_generation_seconds",
     "serving_commands",
     "token_counter",
 ]

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import statistics
 import time
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from modelops.llm.types import ChatMessage, GenerationParams, ModelUnavailable, TextModelClient
@@ -220,3 +223,18 @@ def model_preload() -> None:
     load = getattr(client, "load", None)
     if load is not None:
         load()
+
+
+def recent_generation_seconds(*, purpose: str, count: int = 5) -> float | None:
+    """The median time (seconds) of the last ``count`` completed generations for
+    ``purpose`` in the past week, or None when there were none: how long the next one will
+    likely take on this server, as measured."""
+    since = timezone.now() - timedelta(days=7)
+    seconds = list(
+        GenerationLog.objects.filter(
+            purpose=purpose, status=GenerationLog.Status.COMPLETED, created_at__gte=since
+        )
+        .order_by("-created_at")
+        .values_list("seconds", flat=True)[:count]
+    )
+    return statistics.median(seconds) if seconds else None

@@ -6,6 +6,8 @@ students read what was published to their classes; anything else is 404.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.utils.translation import gettext as _
 from ninja import Router, Status
 
@@ -44,7 +46,11 @@ def lessons_create(request: AuthenticatedRequest, payload: LessonIn):  # type: i
 
 @router.get("/lessons/{lesson_id}", response={200: LessonDetailOut, **errors(404)})
 def lessons_detail(request: AuthenticatedRequest, lesson_id: Id):  # type: ignore[no-untyped-def]
-    return services.lesson_get_visible(user=request.user, pk=lesson_id)
+    lesson = services.lesson_get_visible(user=request.user, pk=lesson_id)
+    reading = services.lesson_reading(lesson=lesson, user=request.user)
+    if not reading.is_working_copy:
+        lesson.read_sections = [asdict(section) for section in reading.sections]  # type: ignore[attr-defined]
+    return lesson
 
 
 @router.put(
@@ -80,4 +86,9 @@ def lessons_section_update(  # type: ignore[no-untyped-def]
 @router.post("/lessons/{lesson_id}/publish", response={200: LessonOut, **errors(400, 403, 404)})
 def lessons_publish(request: AuthenticatedRequest, lesson_id: Id, payload: PublishIn):  # type: ignore[no-untyped-def]
     lesson = services.lesson_get_for_owner(user=request.user, pk=lesson_id)
-    return services.lesson_publish(lesson=lesson, user=request.user, classes=payload.classes)
+    return services.lesson_publish(
+        lesson=lesson,
+        user=request.user,
+        classes=payload.classes,
+        publish_anyway=payload.publish_anyway,
+    )

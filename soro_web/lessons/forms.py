@@ -98,11 +98,21 @@ class ProposalForm(forms.Form):
     action = forms.ChoiceField(choices=[("accept", _("accept")), ("discard", _("discard"))])
 
 
+class SectionAudienceForm(forms.Form):
+    audience = forms.ChoiceField(
+        label=_("Who reads this section"), choices=LessonSection.Audience.choices
+    )
+
+
 class PublishForm(forms.Form):
     classes = forms.ModelMultipleChoiceField(
         label=_("Classes"),
         queryset=Classroom.objects.none(),
         widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    publish_anyway = forms.BooleanField(
+        label=_("Publish anyway: the empty sections are not shown to students"),
         required=False,
     )
 

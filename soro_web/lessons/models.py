@@ -98,6 +98,16 @@ class Lesson(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("changed"), auto_now=True)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    #: What students read: the snapshot taken when the lesson was last published. The
+    #: working copy (the sections) changes with every autosave; students never see it.
+    published_version = models.ForeignKey(
+        "LessonVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("published version"),
+    )
 
     objects = LessonQuerySet.as_manager()
 
@@ -114,7 +124,16 @@ class Lesson(models.Model):
         return self.status == self.Status.PUBLISHED
 
 
+class Audience(models.TextChoices):
+    """Who reads a section: the teacher only, or the students too."""
+
+    TEACHER = "teacher", _("teacher only")
+    STUDENTS = "students", _("students too")
+
+
 class LessonSection(models.Model):
+    Audience = Audience
+
     class Kind(models.TextChoices):
         OBJECTIVES = "objectives", _("Lesson objectives")
         PRIOR_KNOWLEDGE = "prior_knowledge", _("Prior knowledge")
@@ -139,6 +158,11 @@ class LessonSection(models.Model):
     title = models.CharField(_("title"), max_length=300)
     body = models.TextField(_("text"), blank=True)
     position = models.PositiveIntegerField(_("position"), default=0)
+    #: Teacher only by default: a section students should read is chosen (per kind, see
+    #: :func:`default_audience`) or switched in the builder.
+    audience = models.CharField(
+        _("audience"), max_length=10, choices=Audience.choices, default=Audience.TEACHER
+    )
     #: Where the text comes from: ``[{"book", "page", "passage_id"}]``.
     citations = models.JSONField(_("sources"), default=list, blank=True)
     #: False when the text was drafted with no textbook passage behind it.
@@ -171,6 +195,24 @@ class LessonSection(models.Model):
         return sum(int(minutes) for minutes in MINUTES.findall(self.body))
 
 
+#: The kinds students read by default; the others (timings, misconceptions, differentiation,
+#: the teacher's own activities and notes) are for the teacher only.
+STUDENT_KINDS = frozenset(
+    {
+        LessonSection.Kind.OBJECTIVES,
+        LessonSection.Kind.KEY_TERMS,
+        LessonSection.Kind.NEW_MATERIAL,
+        LessonSection.Kind.WORKED_EXAMPLES,
+        LessonSection.Kind.PRACTICE,
+        LessonSection.Kind.HOMEWORK,
+    }
+)
+
+
+def default_audience(kind: str) -> str:
+    return Audience.STUDENTS if kind in STUDENT_KINDS else Audience.TEACHER
+
+
 class LessonVersion(models.Model):
     """A snapshot of a whole lesson (title, duration and sections), for history and restore."""
 
@@ -179,12 +221,13 @@ class LessonVersion(models.Model):
     )
 
     class Reason(models.TextChoices):
-        CREATED = "created", _("created")
+        CREATED = "created", _("the lesson was created")
         EDITED = "edited", _("edited")
         DRAFTED = "drafted", _("drafted with the model")
         SECTIONS = "sections", _("sections added, removed or moved")
         RESTORED = "restored", _("an earlier version restored")
         COPIED = "copied", _("copied from the school library")
+        PUBLISHED = "published", _("published for students")
 
     snapshot = models.JSONField(_("snapshot"))
     reason = models.CharField(_("reason"), max_length=30, choices=Reason.choices)

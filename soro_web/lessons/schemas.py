@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from ninja import Field, ModelSchema, Schema
 
@@ -30,7 +30,22 @@ class SectionOut(ModelSchema):
 
     class Meta:
         model = LessonSection
-        fields = ["id", "kind", "title", "body", "position", "is_grounded", "revision"]
+        fields = ["id", "kind", "title", "body", "position", "is_grounded", "revision", "audience"]
+
+
+class ReadSectionOut(Schema):
+    """A section as its reader reads it: the teacher's working copy (with ``id`` and
+    ``revision`` to change it), or the published version (students: only theirs)."""
+
+    id: int | None = None
+    kind: str
+    title: str
+    body: str
+    position: int | None = None
+    is_grounded: bool = True
+    revision: int | None = None
+    audience: str
+    citations: list[CitationOut]
 
 
 class LessonOut(ModelSchema):
@@ -53,11 +68,20 @@ class LessonOut(ModelSchema):
 
 
 class LessonDetailOut(LessonOut):
-    sections: list[SectionOut]
+    #: Its teacher: the working copy. Everybody else: the published version (students
+    #: only the sections meant for them); ``published_version_at`` says of when.
+    sections: list[ReadSectionOut]
+    published_version_at: datetime | None = None
 
     @staticmethod
-    def resolve_sections(obj: Lesson) -> list[LessonSection]:
-        return list(obj.sections.all())
+    def resolve_sections(obj: Lesson) -> list[Any]:
+        read = getattr(obj, "read_sections", None)
+        return list(obj.sections.all()) if read is None else read
+
+    @staticmethod
+    def resolve_published_version_at(obj: Lesson) -> datetime | None:
+        version = obj.published_version
+        return version.created_at if version is not None else None
 
 
 class LessonIn(Schema):
@@ -80,6 +104,9 @@ class SectionIn(Schema):
 class PublishIn(Schema):
     classes: Annotated[list[BodyId], Field(min_length=1, max_length=200)] = Field(
         ..., description="Ids of the teacher's own classes; at least one"
+    )
+    publish_anyway: bool = Field(
+        False, description="Publish although some sections are empty (422 lists them otherwise)"
     )
 
 

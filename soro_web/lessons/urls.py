@@ -17,6 +17,7 @@ urlpatterns = [
     path("lessons/<int:pk>/sections/", views.section_add, name="section_add"),
     path(section, views.section_detail, name="section_detail"),
     path(f"{section}save/", views.section_update, name="section_update"),
+    path(f"{section}audience/", views.section_audience, name="section_audience"),
     path(f"{section}remove/", views.section_remove, name="section_remove"),
     path(f"{section}move/", views.section_move, name="section_move"),
     path(f"{section}draft/", views.section_draft, name="section_draft"),

@@ -30,6 +30,7 @@ from soro_web.lessons.forms import (
     ProposalForm,
     PublishForm,
     SectionAddForm,
+    SectionAudienceForm,
     SectionForm,
     SectionMoveForm,
 )
@@ -119,6 +120,9 @@ def _builder_context(request: AuthenticatedRequest, lesson: Lesson) -> dict[str,
         ),
         "add_form": SectionAddForm(),
         "kinds": LessonSection.Kind.choices,
+        "audiences": LessonSection.Audience.choices,
+        "publication": services.lesson_publication(lesson),
+        "slow_note": services.draft_slowness_note(),
     }
 
 
@@ -128,6 +132,7 @@ def _section_context(section: LessonSection, **extra: Any) -> dict[str, Any]:
         "lesson": lesson,
         "section": section,
         "has_passages": bool(lesson.passage_ids),
+        "audiences": LessonSection.Audience.choices,
         **extra,
     }
 
@@ -161,7 +166,13 @@ def lesson_update(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if request.htmx:
         # The timed plan's total is checked against the duration: shown again with it.
         plan_sections = lesson.sections.filter(kind=LessonSection.Kind.TIMED_PLAN)
-        context = {"lesson": lesson, "error": error, "plan_sections": plan_sections, "oob": True}
+        context = {
+            "lesson": lesson,
+            "error": error,
+            "plan_sections": plan_sections,
+            "oob": True,
+            "publication": services.lesson_publication(lesson),
+        }
         return render(request, f"{BUILDER}#details-saved", context)
     if error:
         messages.error(request, error)
@@ -233,13 +244,44 @@ def section_update(request: AuthenticatedRequest, pk: int, section_pk: int) -> H
         error = " ".join(str(message) for errors in form.errors.values() for message in errors)
     if request.htmx:
         context = _section_context(
-            section, conflict=conflict, conflict_section=section.pk, error=error, oob=True
+            section,
+            conflict=conflict,
+            conflict_section=section.pk,
+            error=error,
+            oob=True,
+            publication=services.lesson_publication(section.lesson),
         )
         return render(request, f"{BUILDER}#save-status", context)
     if conflict:
         page = _builder_context(request, section.lesson)
         page.update(conflict=conflict, conflict_section=section.pk)
         return render(request, BUILDER, page, status=409)
+    if error:
+        messages.error(request, error)
+    return _to_section(section)
+
+
+@role_required("teacher")
+@require_POST
+def section_audience(request: AuthenticatedRequest, pk: int, section_pk: int) -> HttpResponse:
+    """Who reads the section once published: the teacher only, or the students too."""
+    section = services.section_get_for_owner(user=request.user, lesson_pk=pk, pk=section_pk)
+    form = SectionAudienceForm(request.POST)
+    error = ""
+    if form.is_valid():
+        section = services.section_audience_set(
+            section=section, user=request.user, audience=form.cleaned_data["audience"]
+        )
+    else:
+        error = " ".join(str(message) for errors in form.errors.values() for message in errors)
+    if request.htmx:
+        context = _section_context(
+            section,
+            audience_error=error,
+            oob=True,
+            publication=services.lesson_publication(section.lesson),
+        )
+        return render(request, f"{BUILDER}#audience-saved", context)
     if error:
         messages.error(request, error)
     return _to_section(section)
@@ -371,6 +413,8 @@ def lesson_version_restore(request: AuthenticatedRequest, pk: int, version_pk: i
 @role_required("teacher")
 @require_http_methods(["GET", "POST"])
 def lesson_publish(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Publish (or publish the changes): students read the snapshot taken now. Empty
+    sections are listed, and publishing needs an explicit "publish anyway"."""
     lesson = services.lesson_get_for_owner(user=request.user, pk=pk)
     form = PublishForm(
         request.POST or None,
@@ -384,14 +428,23 @@ def lesson_publish(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.lesson_publish(
-                lesson=lesson, user=request.user, classes=form.cleaned_data["classes"]
+                lesson=lesson,
+                user=request.user,
+                classes=form.cleaned_data["classes"],
+                publish_anyway=form.cleaned_data["publish_anyway"],
             )
         except ValidationError as error:
             form_add_validation_error(form, error)
         else:
             messages.success(request, _("The lesson is published to the chosen classes."))
             return redirect("lessons:lesson_view", pk=lesson.pk)
-    return render(request, "lessons/publish.html", {"lesson": lesson, "form": form})
+    context = {
+        "lesson": lesson,
+        "form": form,
+        "empty_sections": services.empty_sections(lesson),
+        "publication": services.lesson_publication(lesson),
+    }
+    return render(request, "lessons/publish.html", context)
 
 
 @role_required("teacher")
@@ -417,33 +470,48 @@ def lesson_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 # --- reading, printing, exporting -----------------------------------------------------------
 
 
+def _reading(request: AuthenticatedRequest, pk: int) -> tuple[Lesson, services.LessonReading]:
+    lesson = services.lesson_get_visible(user=request.user, pk=pk)
+    reading = services.lesson_reading(
+        lesson=lesson, user=request.user, as_students=request.GET.get("as") == "students"
+    )
+    return lesson, reading
+
+
 @login_required
 @require_GET
 def lesson_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    """The read-only lesson: what students of the classes see (no builder script)."""
-    lesson = services.lesson_get_visible(user=request.user, pk=pk)
+    """The read-only lesson (no builder script): students read the published version's
+    sections meant for them; its teacher the working copy (``?as=students``: as students
+    see it)."""
+    lesson, reading = _reading(request, pk)
     return render(
         request,
         "lessons/lesson_view.html",
         {
             "lesson": lesson,
-            "sections": [s for s in lesson.sections.all() if s.body.strip()],
+            "reading": reading,
+            "sections": reading.sections,
             "is_owner": lesson.teacher_id == request.user.pk,
+            "publication": services.lesson_publication(lesson)
+            if lesson.teacher_id == request.user.pk
+            else None,
         },
     )
 
 
-@role_required("teacher", "staff")
+@role_required("teacher", "student", "staff")
 @require_GET
 def lesson_print(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    """A clean A4 page for the browser's print dialog."""
-    lesson = services.lesson_get_visible(user=request.user, pk=pk)
+    """A clean A4 page for the browser's print dialog: what the reader reads."""
+    lesson, reading = _reading(request, pk)
     return render(
         request,
         "lessons/print.html",
         {
             "lesson": lesson,
-            "sections": [s for s in lesson.sections.all() if s.body.strip()],
+            "reading": reading,
+            "sections": services.printed_sections(lesson=lesson, sections=reading.sections),
         },
     )
 
@@ -451,8 +519,8 @@ def lesson_print(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def _export(request: AuthenticatedRequest, pk: int, extension: str) -> HttpResponse:
     from soro_web.lessons.export import EmptyLessonError, lesson_docx, lesson_pdf
 
-    lesson = services.lesson_get_visible(user=request.user, pk=pk)
-    document = services.lesson_document(lesson=lesson)
+    lesson, reading = _reading(request, pk)
+    document = services.lesson_document(lesson=lesson, reading=reading)
     try:
         content = lesson_pdf(document) if extension == "pdf" else lesson_docx(document)
     except EmptyLessonError:
@@ -466,18 +534,19 @@ def _export(request: AuthenticatedRequest, pk: int, extension: str) -> HttpRespo
         else "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     )
     response = HttpResponse(content, content_type=content_type)
-    name = services.lesson_file_name(lesson=lesson, extension=extension)
+    name = services.lesson_file_name(lesson=lesson, extension=extension, title=reading.title)
     response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
     return response
 
 
-@role_required("teacher", "staff")
+@role_required("teacher", "student", "staff")
 @require_GET
 def lesson_pdf(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The lesson as PDF: students get the published version's sections meant for them."""
     return _export(request, pk, "pdf")
 
 
-@role_required("teacher", "staff")
+@role_required("teacher", "student", "staff")
 @require_GET
 def lesson_docx(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _export(request, pk, "docx")

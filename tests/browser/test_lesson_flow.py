@@ -131,8 +131,25 @@ def test_teacher_builds_exports_and_shares_a_lesson(  # type: ignore[no-untyped-
             page.wait_for_function(
                 "pk => document.querySelector('#body-' + pk).value.length > 0", arg=pk
             )
-    assert lesson.sections.get(kind="objectives").citations[0]["book"] == "Алгебра"
+    # A source is kept only while its marker is in the text, and the random model cites
+    # nothing ("[1]"). The textbook's passages, inserted as a starting text, carry theirs.
+    pk = section_id(page, "key_terms")
+    page.click(f"#section-{pk} [data-insert]")
+    page.wait_for_function(
+        "pk => document.querySelector('#body-' + pk).value.includes('[Алгебра, саҳ.')", arg=pk
+    )
+    assert lesson.sections.get(kind="key_terms").citations[0]["book"] == "Алгебра"
     assert lesson.sections.get(kind="new_material").body == ""  # unaccepted: not in the lesson
+    # The proposal box does not start with a blank line (its first paragraph has no margin).
+    proposal = section_id(page, "new_material")
+    assert (
+        page.evaluate(
+            "pk => getComputedStyle(document.querySelector("
+            "'#proposal-' + pk + ' .reply > :first-child')).marginTop",
+            proposal,
+        )
+        == "0px"
+    )
 
     # Regenerate a section with an instruction: a new proposal, the text stays until chosen.
     pk = section_id(page, "objectives")
@@ -163,11 +180,15 @@ def test_teacher_builds_exports_and_shares_a_lesson(  # type: ignore[no-untyped-
     docx_text = "\n".join(p.text for p in document.paragraphs)
     for text in (pdf_text, docx_text):
         assert "ғ ӣ қ ӯ ҳ ҷ" in text and "Мақсадҳои дарс" in text
-        assert "Алгебра, саҳ." in text  # a citation from the drafted sections' sources
+        assert "Алгебра, саҳ." in text  # a citation from the inserted passages' sources
 
     # Publish to the class 7А.
     page.click("text=Нашр барои синфҳо")
     page.check("text=7А — Математика")
+    page.click("button[value=publish]")
+    # Most sections are still empty: publishing lists them and asks first.
+    page.wait_for_selector("[data-empty-sections]")
+    page.check("#id_publish_anyway")
     page.click("button[value=publish]")
     page.wait_for_url(f"**/lessons/{lesson.pk}/")
 

@@ -70,7 +70,9 @@ def test_student_asks_the_tutor_from_a_lesson_and_the_teacher_sees_the_flag(  # 
     # flow stays quick on 2 cores.
     monkeypatch.setattr("tutoring.tutor.services.turns.REPLY_TOKENS", {"tutor": 16, "teacher": 16})
     lesson = lesson_create(teacher=people.teacher, topic=topic)
-    lesson_publish(lesson=lesson, user=people.teacher, classes=[people.classroom])
+    lesson_publish(
+        lesson=lesson, user=people.teacher, classes=[people.classroom], publish_anyway=True
+    )
 
     sign_in(page, "student")
     page.goto(f"/lessons/{lesson.pk}/")

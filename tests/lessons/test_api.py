@@ -37,6 +37,7 @@ def test_create_read_and_list(people: People, topic) -> None:  # type: ignore[no
         "teacher": "Фирӯз Ҷӯраев",
         "classes": [],
         "updated_at": body["updated_at"],
+        "published_version_at": None,
     }
     assert len(sections) == 14
     assert sections[0] == {
@@ -47,6 +48,7 @@ def test_create_read_and_list(people: People, topic) -> None:  # type: ignore[no
         "position": 0,
         "is_grounded": True,
         "revision": 1,
+        "audience": "students",
         "citations": [],
     }
     assert client.get(f"/api/lessons/{lesson.pk}").json()["sections"] == sections
@@ -70,6 +72,7 @@ def test_section_update_and_conflict(people: People, lesson) -> None:  # type: i
         "position": 0,
         "is_grounded": True,
         "revision": 2,
+        "audience": "students",
         "citations": [],
     }
     stale = put(client, path, {"body": "Дигар", "revision": 1})
@@ -84,7 +87,10 @@ def test_publish_and_what_students_read(people: People, lesson) -> None:  # type
     path = f"/api/lessons/{lesson.pk}/publish"
     foreign = post(client, path, {"classes": [people.classroom_other.pk]})
     assert foreign.status_code == 422
-    response = post(client, path, {"classes": [people.classroom.pk]})
+    # The sections are empty: refused (422, listed) until the teacher says publish anyway.
+    asked = post(client, path, {"classes": [people.classroom.pk]})
+    assert asked.status_code == 422 and "publish_anyway" in asked.json()["detail"]
+    response = post(client, path, {"classes": [people.classroom.pk], "publish_anyway": True})
     assert response.status_code == 200
     assert response.json()["status"] == "published"
     assert response.json()["classes"] == [people.classroom.pk]
@@ -104,7 +110,9 @@ def test_bearer_token_clients_use_the_same_rules(people: People, lesson) -> None
 
     from soro_web.accounts.services import api_token_create
 
-    lesson_publish(lesson=lesson, user=people.teacher, classes=[people.classroom])
+    lesson_publish(
+        lesson=lesson, user=people.teacher, classes=[people.classroom], publish_anyway=True
+    )
     _token, key = api_token_create(user=people.student)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
     assert client.get(f"/api/lessons/{lesson.pk}").status_code == 200

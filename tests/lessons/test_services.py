@@ -132,7 +132,9 @@ def test_publishing_shows_the_lesson_to_the_class_and_the_school_only(
         )
     with pytest.raises(ValidationError):
         services.lesson_publish(lesson=lesson, user=people.teacher, classes=[])
-    services.lesson_publish(lesson=lesson, user=people.teacher, classes=[people.classroom])
+    services.lesson_publish(
+        lesson=lesson, user=people.teacher, classes=[people.classroom], publish_anyway=True
+    )
     assert list(services.lessons_for_user(user=people.student)) == [lesson]
     assert not services.lessons_for_user(user=people.student_other).exists()
     assert list(services.lessons_library(user=colleague)) == [lesson]
@@ -155,7 +157,9 @@ def test_a_colleague_copies_a_published_lesson_into_their_drafts(
     colleague = TeacherFactory(school=people.teacher.school)
     with pytest.raises(Http404):  # a draft is not in the library
         services.lesson_copy(lesson=lesson, teacher=colleague)
-    services.lesson_publish(lesson=lesson, user=people.teacher, classes=[people.classroom])
+    services.lesson_publish(
+        lesson=lesson, user=people.teacher, classes=[people.classroom], publish_anyway=True
+    )
     copy = services.lesson_copy(lesson=lesson, teacher=colleague)
     assert (copy.teacher, copy.copied_from, copy.status) == (colleague, lesson, "draft")
     assert copy.sections.count() == 14
@@ -332,7 +336,8 @@ def test_the_export_document_carries_sections_citations_and_labels(
     objectives.body = "Мақсади дарс"
     objectives.citations = [{"book": "Алгебра 7", "page": 3, "passage_id": 1}]
     objectives.save()
-    document = services.lesson_document(lesson=lesson)
+    reading = services.lesson_reading(lesson=lesson, user=people.teacher)
+    document = services.lesson_document(lesson=lesson, reading=reading)
     assert document.title == lesson.title and document.duration_minutes == 45
     assert document.labels["sources"] == "Сарчашмаҳо"
     first = document.sections[0]

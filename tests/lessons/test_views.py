@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from soro_web.lessons.models import Lesson, LessonSection
-from soro_web.lessons.services import lesson_publish
+from soro_web.lessons.services import lesson_publish, lesson_section_update
 from tests.conftest import People, client_for
 from tests.factories import TeacherFactory
 
@@ -116,7 +116,9 @@ def test_teacher_and_model_text_is_escaped_everywhere(people: People, lesson) ->
     section.body = SCRIPT
     section.proposal = SCRIPT
     section.save()
-    lesson_publish(lesson=lesson, user=people.teacher, classes=[people.classroom])
+    lesson_publish(
+        lesson=lesson, user=people.teacher, classes=[people.classroom], publish_anyway=True
+    )
     pages = [
         client_for(people.teacher).get(url("lesson_builder", lesson)),
         client_for(people.teacher).get(url("lesson_print", lesson)),
@@ -192,8 +194,13 @@ def test_publishing_lets_the_class_read_and_nobody_else(people: People, lesson) 
     assert people.classroom.name in page and people.classroom_other.name not in page
     empty = client.post(url("lesson_publish", lesson), {"action": "publish"})
     assert empty.status_code == 200 and not Lesson.objects.published().exists()
-    response = client.post(
+    asked = client.post(
         url("lesson_publish", lesson), {"action": "publish", "classes": [people.classroom.pk]}
+    )  # the sections are empty: listed, and asked
+    assert asked.status_code == 200 and not Lesson.objects.published().exists()
+    response = client.post(
+        url("lesson_publish", lesson),
+        {"action": "publish", "classes": [people.classroom.pk], "publish_anyway": "on"},
     )
     assert response.status_code == 302
     student = client_for(people.student)
@@ -210,7 +217,9 @@ def test_publishing_lets_the_class_read_and_nobody_else(people: People, lesson) 
 
 def test_the_school_library_and_copying(people: People, lesson) -> None:  # type: ignore[no-untyped-def]
     colleague = TeacherFactory(school=people.teacher.school)
-    lesson_publish(lesson=lesson, user=people.teacher, classes=[people.classroom])
+    lesson_publish(
+        lesson=lesson, user=people.teacher, classes=[people.classroom], publish_anyway=True
+    )
     library = client_for(colleague).get(reverse("lessons:lesson_library")).content.decode()
     assert lesson.title in library
     other = client_for(people.teacher_other).get(reverse("lessons:lesson_library"))
@@ -263,7 +272,14 @@ def test_the_print_view_is_a4_and_stands_alone(people: People, lesson) -> None: 
     css = Path(__file__).resolve().parents[2] / "soro_web/static/soro/print.css"
     assert "@page{size:A4" in css.read_text()
     assert "onclick" not in html  # the Content-Security-Policy runs no inline handler
-    assert "Нақшаи вақт" in html  # the timed plan is the one section with text at first
+    # The timed plan lists only printed sections: at first none has text, so nothing prints.
+    assert "Нақшаи вақт" not in html
+    warm_up = lesson.sections.get(kind="warm_up")
+    lesson_section_update(
+        section=warm_up, user=people.teacher, body="Савол", base_revision=warm_up.revision
+    )
+    html = client_for(people.teacher).get(url("lesson_print", lesson)).content.decode()
+    assert "<ul><li>Машқи оғозӣ — 5 дақ</li></ul>" in html  # only the printed one
 
 
 def test_changing_the_duration_checks_the_timed_plan_again(people: People, lesson) -> None:  # type: ignore[no-untyped-def]
@@ -306,7 +322,9 @@ def test_a_colleague_who_can_read_a_published_lesson_cannot_change_it(
     # A same-school colleague sees the published lesson in the library, so only the owner
     # check stands between them and the teacher's text.
     colleague = client_for(TeacherFactory(school=people.teacher.school))
-    lesson_publish(lesson=lesson, user=people.teacher, classes=[people.classroom])
+    lesson_publish(
+        lesson=lesson, user=people.teacher, classes=[people.classroom], publish_anyway=True
+    )
     assert colleague.get(url("lesson_view", lesson)).status_code == 200
     section = objectives(lesson)
     before = (section.body, section.revision, lesson.sections.count())

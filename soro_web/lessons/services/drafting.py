@@ -22,9 +22,10 @@ from django.utils.translation import gettext as _
 
 from modelops import prompts
 from modelops.llm.types import GenerationParams, TextModelClient
-from modelops.services import generation_stream
+from modelops.services import generation_stream, recent_generation_seconds
 from soro_web.accounts.models import User
 from soro_web.lessons.models import Lesson, LessonSection, LessonVersion
+from soro_web.lessons.services.citing import citations_in_text, unknown_markers
 from soro_web.lessons.services.editing import (
     lesson_record_change,
     section_lock,
@@ -51,6 +52,9 @@ DRAFT_MAX_NEW_TOKENS: dict[str, int] = {
     LessonSection.Kind.DIFFERENTIATION: 260,
 }
 INSERT_PASSAGES = 2
+#: Drafts are "slow on this server" when the recent ones took longer than this (median of
+#: the last five): half of the generation limit, where a teacher starts to wonder.
+SLOW_DRAFT_SECONDS = 30.0
 #: A model's "[2]": a number in brackets that points at a passage of the prompt.
 MARKER = re.compile(r"\[(\d{1,2})\]")
 
@@ -148,9 +152,10 @@ def lesson_draft_section(
     Yields ``{"type": "start", "grounded", "sources"}``, the model's ``{"type": "text"}``
     pieces, then one of:
 
-    - ``{"type": "saved", "mode": "body" | "proposal", "is_expected_language"}``: an empty
-      section is filled; a section with text gets a *proposal* to accept or discard; text
-      that fails the language check is always only a proposal, flagged;
+    - ``{"type": "saved", "mode": "body" | "proposal", "is_expected_language",
+      "unknown_markers"}``: an empty section of a lesson not yet published is filled; a
+      section with text, or any section of a published lesson, gets a *proposal* to accept
+      or discard; text that fails the language check is always only a proposal, flagged;
     - ``{"type": "error", "reason", "message"}``: the model could not answer; the section is
       unchanged (what arrived before an interruption is kept as a proposal);
     - ``{"type": "no_passages", "message"}``: the topic has no textbook passages and
@@ -260,12 +265,17 @@ def _draft_store(
         }
     with translation.override(lesson.language):
         text = cite_markers(text.strip(), passages)
-    citations = [p.as_citation() for p in passages]
+    # A source is kept only if the text cites it; a "[3]" that matches no passage stays
+    # plain text and is counted in the warning.
+    citations = citations_in_text(text, [p.as_citation() for p in passages])
+    unknown = unknown_markers(text)
     grounded = bool(passages)
     suspicious = is_expected_language is False
     with transaction.atomic():
         filled = 0
-        if not (suspicious or force_proposal):
+        # A published lesson's sections only ever get proposals: the teacher decides.
+        published = Lesson.objects.filter(pk=lesson.pk, status=Lesson.Status.PUBLISHED).exists()
+        if not (suspicious or force_proposal or published):
             # Only a section that is still empty and unchanged since the draft began.
             filled = LessonSection.objects.filter(
                 pk=section.pk, revision=start_revision, body=""
@@ -295,9 +305,33 @@ def _draft_store(
         "revision": section.revision,
         "is_expected_language": is_expected_language,
     }
+    warnings = []
     if suspicious:
-        event["message"] = not_expected_language_message()
+        warnings.append(not_expected_language_message())
+    if unknown:
+        warnings.append(unknown_markers_message(unknown))
+    if warnings:
+        event["message"] = " ".join(warnings)
+    event["unknown_markers"] = len(unknown)
     return event
+
+
+def unknown_markers_message(markers: Sequence[str]) -> str:
+    return _(
+        "Markers that match no textbook passage: %(markers)s. They are plain text, not sources."
+    ) % {"markers": ", ".join(markers)}
+
+
+def draft_slowness_note() -> str:
+    """Said before a draft starts when the measured drafts of this server are slow ("" when
+    they are not, or none was measured yet)."""
+    seconds = recent_generation_seconds(purpose="lesson_draft")
+    if seconds is None or seconds < SLOW_DRAFT_SECONDS:
+        return ""
+    return _(
+        "Drafts are slow on this server: the recent ones took about %(seconds)s seconds each. "
+        "You can stop a draft at any time; what was written is kept as a proposal."
+    ) % {"seconds": round(seconds)}
 
 
 def not_expected_language_message() -> str:
@@ -313,7 +347,7 @@ def _draft_timed_plan(section: LessonSection, user: User) -> Iterator[dict[str, 
     text = timed_plan_text(duration_minutes=lesson.duration_minutes, language=lesson.language)
     yield {"type": "start", "grounded": False, "sources": []}
     yield {"type": "text", "text": text}
-    if not section.body.strip():
+    if not section.body.strip() and not lesson.is_published:
         changed = LessonSection.objects.filter(
             pk=section.pk, revision=section.revision, body=""
         ).update(body=text, revision=F("revision") + 1, updated_at=timezone.now())

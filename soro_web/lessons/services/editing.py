@@ -5,7 +5,7 @@ Every entry point (views, API) calls these functions; they own the transactions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +16,10 @@ from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from soro_web.accounts.models import Classroom, User
+from soro_web.accounts.models import User
 from soro_web.curriculum.models import Topic
-from soro_web.lessons.models import Lesson, LessonSection, LessonVersion
+from soro_web.lessons.models import Lesson, LessonSection, LessonVersion, default_audience
+from soro_web.lessons.services.citing import citations_in_text
 
 if TYPE_CHECKING:
     from soro_web.accounts.models import User
@@ -100,6 +101,7 @@ def lesson_snapshot(lesson: Lesson) -> dict[str, Any]:
                 "body": section.body,
                 "citations": section.citations,
                 "is_grounded": section.is_grounded,
+                "audience": section.audience,
             }
             for section in lesson.sections.all()
         ],
@@ -169,6 +171,7 @@ def lesson_create(
                 if kind == Kind.TIMED_PLAN
                 else "",
                 position=position,
+                audience=default_audience(kind),
             )
             for position, kind in enumerate(DEFAULT_SECTIONS)
         ]
@@ -244,6 +247,8 @@ def lesson_section_update(
         if not title:
             raise ValidationError({"title": _("The section needs a title.")}, code="title")
         fields["title"] = title[:300]
+    # A source stays only while its marker is in the text (a rewrite by hand drops it).
+    fields["citations"] = citations_in_text(fields["body"], section.citations)
     changed = LessonSection.objects.filter(pk=section.pk, revision=base_revision).update(
         **fields, revision=F("revision") + 1, updated_at=timezone.now()
     )
@@ -268,6 +273,7 @@ def lesson_section_add(
         title=(title or "").strip()[:300]
         or section_default_title(kind=kind, language=lesson.language),
         position=0 if last is None else last + 1,
+        audience=default_audience(kind),
     )
     lesson_record_change(lesson, user=user, reason=LessonVersion.Reason.SECTIONS)
     return section
@@ -327,6 +333,21 @@ def section_proposal_accept(*, section: LessonSection, user: User) -> LessonSect
     section.revision += 1
     section.save()
     lesson_record_change(section.lesson, user=user, reason=LessonVersion.Reason.DRAFTED)
+    return section
+
+
+@transaction.atomic
+def section_audience_set(*, section: LessonSection, user: User, audience: str) -> LessonSection:
+    """Who reads the section once published: the teacher only, or the students too."""
+    if audience not in LessonSection.Audience.values:
+        raise ValidationError({"audience": _("Choose who reads this section.")}, code="audience")
+    section = section_lock(section)
+    if section.lesson.teacher_id != user.pk:
+        raise PermissionDenied(_("Only the lesson's teacher can change it."))
+    if section.audience != audience:
+        section.audience = audience
+        section.save(update_fields=["audience", "updated_at"])
+        lesson_record_change(section.lesson, user=user, reason=LessonVersion.Reason.EDITED)
     return section
 
 
@@ -409,45 +430,13 @@ def lesson_version_restore(*, version: LessonVersion, user: User) -> Lesson:
                 body=item.get("body", ""),
                 citations=item.get("citations", []),
                 is_grounded=item.get("is_grounded", True),
+                audience=item.get("audience") or default_audience(item.get("kind", Kind.CUSTOM)),
                 position=position,
             )
             for position, item in enumerate(snapshot.get("sections", []))
         ]
     )
     lesson_record_change(lesson, user=user, reason=LessonVersion.Reason.RESTORED)
-    return lesson
-
-
-@transaction.atomic
-def lesson_publish(*, lesson: Lesson, user: User, classes: Iterable[Classroom | int]) -> Lesson:
-    """Publish the lesson to some of its teacher's classes (replacing the earlier choice);
-    ``classes`` are classrooms or their ids."""
-    if lesson.teacher_id != user.pk:
-        raise PermissionDenied(_("Only the lesson's teacher can change it."))
-    given = list(classes)
-    ids = {item if isinstance(item, int) else item.pk for item in given}
-    chosen = list(Classroom.objects.filter(pk__in=ids))
-    if not chosen:
-        raise ValidationError({"classes": _("Choose at least one class.")}, code="no_classes")
-    if len(chosen) != len(ids) or any(c.teacher_id != lesson.teacher_id for c in chosen):
-        raise ValidationError(
-            {"classes": _("You can publish only to your own classes.")}, code="foreign_class"
-        )
-    lesson.status = Lesson.Status.PUBLISHED
-    lesson.published_at = lesson.published_at or timezone.now()
-    lesson.save(update_fields=["status", "published_at", "updated_at"])
-    lesson.classes.set(chosen)
-    return lesson
-
-
-@transaction.atomic
-def lesson_unpublish(*, lesson: Lesson, user: User) -> Lesson:
-    """Take the lesson back: students no longer see it, nor the school library."""
-    if lesson.teacher_id != user.pk:
-        raise PermissionDenied(_("Only the lesson's teacher can change it."))
-    lesson.status, lesson.published_at = Lesson.Status.DRAFT, None
-    lesson.save(update_fields=["status", "published_at", "updated_at"])
-    lesson.classes.clear()
     return lesson
 
 
@@ -466,18 +455,25 @@ def lesson_copy(*, lesson: Lesson, teacher: User) -> Lesson:
         language=lesson.language,
         copied_from=lesson,
     )
+    # Another teacher's lesson is copied as its students read it (the published snapshot),
+    # never from the working copy its teacher is still editing.
+    if lesson.teacher_id != teacher.pk and lesson.published_version is not None:
+        items = list(lesson.published_version.snapshot.get("sections", []))
+    else:
+        items = lesson_snapshot(lesson)["sections"]
     LessonSection.objects.bulk_create(
         [
             LessonSection(
                 lesson=copy,
-                kind=section.kind,
-                title=section.title,
-                body=section.body,
-                citations=section.citations,
-                is_grounded=section.is_grounded,
-                position=section.position,
+                kind=item.get("kind", Kind.CUSTOM),
+                title=item.get("title", ""),
+                body=item.get("body", ""),
+                citations=item.get("citations", []),
+                is_grounded=item.get("is_grounded", True),
+                position=position,
+                audience=item.get("audience") or default_audience(item.get("kind", "")),
             )
-            for section in lesson.sections.all()
+            for position, item in enumerate(items)
         ]
     )
     lesson_version_record(copy, user=teacher, reason=LessonVersion.Reason.COPIED)

@@ -19,7 +19,7 @@ def lesson_get_visible(*, user: User, pk: int) -> Lesson:
     """A lesson the user may read, or Http404."""
     lesson = (
         Lesson.objects.visible_to(user)
-        .select_related("teacher", "topic__subject", "topic__grade")
+        .select_related("teacher", "topic__subject", "topic__grade", "published_version")
         .filter(pk=pk)
         .first()
     )
@@ -53,7 +53,10 @@ def lessons_for_user(*, user: User) -> QuerySet[Lesson]:
         return lessons.prefetch_related("classes")
     if user.is_teacher:
         return lessons.owned_by(user).prefetch_related("classes")
-    return lessons.for_students_of(user).order_by("-published_at")
+    # Students: the published version's title (the working copy's may be half-typed).
+    return (
+        lessons.for_students_of(user).select_related("published_version").order_by("-published_at")
+    )
 
 
 def lessons_library(

@@ -92,6 +92,21 @@
       stop.hidden = false;
       stop.onclick = function () { controller.abort(); };
     }
+    // From the first second: how long the model has been at it (a small model on a busy
+    // server can take a minute or two), next to the Stop button.
+    var elapsed = form.querySelector("[data-elapsed]");
+    var started = Date.now();
+    var timer = null;
+    function tick() {
+      if (!elapsed) return;
+      var seconds = Math.floor((Date.now() - started) / 1000);
+      elapsed.textContent = elapsed.dataset.label + ": " + seconds + " " + elapsed.dataset.unit;
+    }
+    if (elapsed) {
+      elapsed.hidden = false;
+      tick();
+      timer = window.setInterval(tick, 1000);
+    }
 
     function fail(message) {
       // Model output and messages are text, never HTML: textContent escapes them.
@@ -106,7 +121,8 @@
       if (event.type === "start") {
         stream.hidden = false;
       } else if (event.type === "text") {
-        stream.textContent += event.text;
+        // The model often starts with a line break: the box does not start with a blank line.
+        stream.textContent = (stream.textContent + event.text).replace(/^\s+/, "");
         pieces += 1;
         stream.dataset.pieces = String(pieces);
       } else if (event.type === "no_passages" || event.type === "error") {
@@ -139,6 +155,8 @@
         window.setTimeout(function () { refresh(section, "proposal"); }, 1500);
       })
       .then(function () {
+        if (timer) window.clearInterval(timer);
+        if (elapsed) elapsed.hidden = true;
         if (stop) stop.hidden = true;
         delete section.dataset.drafting;
         button.disabled = false;
