@@ -70,7 +70,8 @@ def test_missing_model_files_are_reported(staff_client, settings, tmp_path) -> N
     settings.SORO_MODELS_DIR = tmp_path
     settings.SORO_LLM_URL = None
     ModelVersion.objects.create(name="gone", stage="base", path="gone", is_active=True)
-    model = client.get("/healthz").json()["model"]
+    # The detail is translated; asked for in English here (Tajik is the default).
+    model = client.get("/healthz", HTTP_ACCEPT_LANGUAGE="en").json()["model"]
     assert model["ok"] is False and "files missing" in model["detail"]
 
 
