@@ -175,7 +175,7 @@ def test_search_without_a_matching_word_says_so(browser, live_server, school) ->
         page.press("#id_q", "Enter")
         page.wait_for_url("**/search/?*q=qwertyzzz*")
         empty = page.inner_text(".search-empty")
-        assert "Ҳеҷ чиз ёфт нашуд" in empty  # nothing found
+        assert "ҳеҷ чиз ёфт нашуд" in empty  # nothing found
         assert "ғ, ӣ, қ, ӯ, ҳ, ҷ" in empty  # the Tajik letters suggestion
         assert page.locator("ol.results li").count() == 0
 

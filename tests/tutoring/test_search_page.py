@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.utils import translation
+from django.conf import settings as django_settings
 
 from tests.conftest import People, client_for
 from tests.tutoring.test_services import BOOK, ingest
@@ -51,8 +51,8 @@ def test_nonsense_gives_the_empty_state_with_suggestions(people: People, index, 
     outcome = passages_search_page(user=people.student, query="qwertyzzz")
     assert not outcome.exact and outcome.results == []
     client = client_for(people.student)
-    with translation.override("en"):
-        page = client.get("/search/", {"q": "qwertyzzz"}, HTTP_ACCEPT_LANGUAGE="en")
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get("/search/", {"q": "qwertyzzz"})
     text = page.content.decode()
     assert 'class="empty search-empty"' in text
     assert "Check the spelling" in text and "ғ, ӣ, қ, ӯ, ҳ, ҷ" in text
@@ -71,9 +71,9 @@ def test_meaning_only_results_are_at_most_three_and_marked(  # type: ignore[no-u
     assert not outcome.exact and 1 <= len(outcome.results) <= 3
     assert all(not r.lexical for r in outcome.results)
     assert outcome.results[0].passage.page == 2  # Рӯдакӣ
-    page = client_for(people.student).get(
-        "/search/", {"q": "кӣ шеър навишт"}, HTTP_ACCEPT_LANGUAGE="en"
-    )
+    client = client_for(people.student)
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get("/search/", {"q": "кӣ шеър навишт"})
     text = page.content.decode()
     assert "No passage contains these words; the closest by meaning are:" in text
     assert text.count('class="nearby"') == len(outcome.results)
