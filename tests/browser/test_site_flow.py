@@ -90,6 +90,12 @@ def test_every_page_a_student_can_open_fits_a_phone(browser, live_server, school
     try:
         for path in ["/", "/accounts/login/", "/accounts/signup/", "/no-such-page/"]:
             assert_fits(page, path)
+        # The check itself sees an element wider than the phone.
+        page.evaluate(
+            "() => { const wide = document.createElement('div'); wide.style.width = '600px';"
+            " wide.textContent = 'x'; document.querySelector('main').append(wide); }"
+        )
+        assert page.evaluate(TOO_WIDE)["wide"]
         sign_in(page, "shogird")
         # The menu is folded behind a button on a phone, and opens.
         assert not page.is_visible("#main-nav")
