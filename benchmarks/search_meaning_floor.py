@@ -72,9 +72,7 @@ def main() -> None:
                     assert shard is not None and shard.dense is not None
                     for hit in shard.dense.search(vector, CANDIDATES):
                         cosine[hit.chunk_id] = hit.score
-                kept = [
-                    h for h in hits if not h.matched and cosine.get(h.chunk_id, 0.0) >= FLOOR
-                ]
+                kept = [h for h in hits if not h.matched and cosine.get(h.chunk_id, 0.0) >= FLOOR]
                 row = ", ".join(
                     f"{'lexical' if h.matched else 'meaning'} {cosine.get(h.chunk_id, 0):.3f} "
                     f"{texts[h.chunk_id][:24]!r}"

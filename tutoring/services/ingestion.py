@@ -407,7 +407,8 @@ def textbooks_overview(user: User) -> list[TextbookRow]:
     for book in textbooks:
         message = ""
         if book.status == Textbook.Status.FAILED and book.uploaded_by_id == user.pk:
-            failed = [e for e in book.recent_editions if e.status == TextbookEdition.Status.FAILED]
+            editions: list[TextbookEdition] = getattr(book, "recent_editions", [])
+            failed = [e for e in editions if e.status == TextbookEdition.Status.FAILED]
             message = ingest_error_message(failed[0].error_code if failed else "")
         rows.append(TextbookRow(textbook=book, error_message=message))
     return rows
