@@ -2,6 +2,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.defaultfilters import filesizeformat
+from django.utils import formats
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -20,6 +22,24 @@ def _staff(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) else None
 
 
+def human_size(size_bytes: int | None) -> str:
+    """ "1.2 GB" rather than 1234567890 (localised decimal separator); empty when unknown."""
+    return "" if size_bytes is None else str(filesizeformat(size_bytes))
+
+
+def human_seconds(seconds: float | None) -> str:
+    """ "1 min 54 s", "3.4 s" rather than 114.32001223400005; empty when unknown."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return _("%(seconds)s s") % {"seconds": formats.number_format(seconds, 1)}
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return _("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": rest}
+    hours, minutes = divmod(minutes, 60)
+    return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = [
@@ -28,12 +48,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "format",
         "quantization",
         "parameter_count",
-        "size_bytes",
+        "size",
         "is_active",
         "created_at",
     ]
     list_filter = ["stage", "format", "is_active"]
-    readonly_fields = ["checksum", "created_at", "is_active"]
+    readonly_fields = ["checksum", "created_at", "is_active", "size"]
+
+    @admin.display(description=_("size on disk"), ordering="size_bytes")
+    def size(self, version: ModelVersion) -> str:
+        return human_size(version.size_bytes)
+
     search_fields = ["name"]
     actions = [
         "refresh_model",
@@ -171,11 +196,31 @@ class ModelRunAdmin(admin.ModelAdmin):
         "output_version",
         "created_at",
         "finished_at",
+        "duration",
     ]
     list_filter = ["kind", "status"]
-    readonly_fields = ["created_at", "started_at", "finished_at", "is_cancel_requested"]
     inlines = [EvaluationResultInline]
     actions = ["cancel_runs"]
+
+    # Runs are records of jobs: only the actions on model versions (and the commands) create
+    # them, and nobody edits one by hand. Viewing stays, and so does cancelling (an action).
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [field.name for field in ModelRun._meta.fields] + ["duration"]
+
+    @admin.display(description=_("duration"))
+    def duration(self, run: ModelRun) -> str:
+        if run.started_at is None or run.finished_at is None:
+            return ""
+        return human_seconds((run.finished_at - run.started_at).total_seconds())
 
     @admin.display(description=_("progress"))
     def progress_bar(self, run: ModelRun) -> str:
@@ -233,15 +278,19 @@ class GenerationLogAdmin(admin.ModelAdmin):
         "status",
         "reason",
         "output_pieces",
-        "seconds",
+        "duration",
         "language",
         "is_expected_language",
     ]
     list_filter = ["purpose", "status", "is_expected_language"]
-    readonly_fields = [field.name for field in GenerationLog._meta.fields]
+    readonly_fields = [field.name for field in GenerationLog._meta.fields] + ["duration"]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
+
+    @admin.display(description=_("duration"), ordering="seconds")
+    def duration(self, log: GenerationLog) -> str:
+        return human_seconds(log.seconds)
 
 
 @admin.register(Corpus)

@@ -43,6 +43,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = secret_key_from_env_or_file(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "soro_web.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

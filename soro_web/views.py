@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
+from django.template import loader
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
 from soro_web.accounts.services import classrooms_for_user
@@ -47,3 +50,21 @@ def healthz(request: HtmxRequest) -> JsonResponse:
     return JsonResponse(
         report, status=200 if report["ok"] else 503, json_dumps_params={"ensure_ascii": False}
     )
+
+
+FAVICON = Path(__file__).resolve().parent / "static" / "soro" / "favicon.ico"
+
+
+@cache_control(max_age=86400, public=True)
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``: browsers ask for it on every page, whatever the HTML says."""
+    return HttpResponse(FAVICON.read_bytes(), content_type="image/x-icon")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent without a valid CSRF token (usually a page left open across a sign-in or
+    a server restart): say so in the person's language and offer a way back (settings'
+    ``CSRF_FAILURE_VIEW``). Django's reason is for the log, not the page."""
+    template = loader.get_template("403_csrf.html")
+    return HttpResponseForbidden(template.render({}, request))

@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema
 from soro_web.http import AuthenticatedRequest
 from soro_web.schema_types import GradeNumber, Id, OneLine, errors
 from tutoring.schemas import SearchResultOut
-from tutoring.services import highlight, passages_search
+from tutoring.services import highlight, passages_search_page
 
 router = Router(tags=["textbooks"])
 
@@ -24,18 +24,23 @@ class SearchQuery(Schema):
     grade: GradeNumber | None = None
     textbook: Id | None = None
     limit: Annotated[int, Field(ge=1, le=50)] = 10
+    page: Annotated[int, Field(ge=1, le=5)] = 1
 
 
 @router.get("/search", response={200: list[SearchResultOut], **errors()})
 def search_passages(request: AuthenticatedRequest, filters: Query[SearchQuery]):  # type: ignore[no-untyped-def]
-    results = passages_search(
+    """A page of passages. When no query word occurs in any passage, at most three passages
+    close by meaning are returned, each with ``lexical: false`` (none below the minimum
+    similarity), as on the search page."""
+    results = passages_search_page(
         user=request.user,
         query=filters.q,
         subject=filters.subject,
         grade=filters.grade,
         textbook_id=filters.textbook,
-        limit=filters.limit,
-    )
+        page=filters.page,
+        per_page=filters.limit,
+    ).results
     return [
         {
             "passage_id": r.passage.pk,
@@ -47,6 +52,7 @@ def search_passages(request: AuthenticatedRequest, filters: Query[SearchQuery]):
             "score": r.score,
             "text": r.passage.text,
             "matched": list(r.matched),
+            "lexical": r.lexical,
             "highlighted": highlight(r.passage.text, r.matched),
         }
         for r in results

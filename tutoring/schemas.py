@@ -11,4 +11,5 @@ class SearchResultOut(Schema):
     score: float
     text: str
     matched: list[str]
+    lexical: bool
     highlighted: str

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
@@ -40,7 +40,7 @@ def textbook_list(request: AuthenticatedRequest) -> HttpResponse:
         "tutoring/textbook_list.html",
         {
             "form": form,
-            "textbooks": services.textbooks_overview(),
+            "textbooks": services.textbooks_overview(request.user),
             "watching": watched if (watched := request.GET.get("edition", "")).isdigit() else "",
         },
     )
@@ -49,13 +49,11 @@ def textbook_list(request: AuthenticatedRequest) -> HttpResponse:
 @role_required("teacher", "staff")
 @require_GET
 def edition_progress(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    edition = get_object_or_404(TextbookEdition.objects.select_related("textbook"), pk=pk)
-    context = {
-        "edition": edition,
-        "error_message": services.ingest_error_message(edition.error_code)
-        if edition.status == TextbookEdition.Status.FAILED
-        else "",
-    }
+    try:
+        edition, error_message = services.edition_for_progress(request.user, pk)
+    except TextbookEdition.DoesNotExist:
+        raise Http404 from None
+    context = {"edition": edition, "error_message": error_message}
     response = render(request, "tutoring/textbook_list.html#edition-progress", context)
     finished = edition.status in (TextbookEdition.Status.READY, TextbookEdition.Status.FAILED)
     if request.htmx and finished:
@@ -68,17 +66,26 @@ def edition_progress(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_GET
 def search(request: AuthenticatedRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
-    results = None
+    outcome = None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
+        page = request.GET.get("page", "")
         try:
-            results = services.passages_search(
+            outcome = services.passages_search_page(
                 user=request.user,
                 query=data["q"],
                 subject=data["subject"].code if data["subject"] else None,
                 grade=data["grade"].number if data["grade"] else None,
+                page=int(page) if page.isdigit() else 1,
             )
         except ValidationError as error:
             form_add_validation_error(form, error)
-    template = "tutoring/search.html#results" if request.htmx else "tutoring/search.html"
-    return render(request, template, {"form": form, "results": results})
+    # The query stays in the address (a plain GET form), so Back, a reload or a shared link
+    # shows the results together with the words that found them.
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "tutoring/search.html",
+        {"form": form, "outcome": outcome, "query_string": query.urlencode()},
+    )

@@ -60,24 +60,32 @@ def model_health() -> dict[str, Any]:
         status = client.health()
         return {
             "ok": bool(status.get("ok")),
-            "detail": f"remote {settings.SORO_LLM_URL}: {status.get('detail', '')}".strip(),
+            "detail": (
+                _("remote server %(url)s: %(detail)s")
+                % {"url": settings.SORO_LLM_URL, "detail": status.get("detail", "")}
+            ).strip(),
         }
     version = ModelVersion.objects.active().first()
     if version is None:
         return {
             "ok": False,
-            "detail": "no active model version; run manage.py import_base_model",
+            "detail": _("no active model version; run manage.py import_base_model"),
         }
     directory = version.directory
     if not (directory / "config.json").is_file():
         return {
             "ok": False,
-            "detail": f"active version {version.name}: files missing at {directory}",
+            "detail": _("active version %(name)s: files missing at %(path)s")
+            % {"name": version.name, "path": directory},
         }
     problem = _checkpoint_problem(str(directory), (directory / "config.json").stat().st_mtime_ns)
     if problem:
-        return {"ok": False, "detail": f"active version {version.name}: {problem}"}
-    return {"ok": True, "detail": f"local engine, version {version.name}"}
+        return {
+            "ok": False,
+            "detail": _("active version %(name)s: %(problem)s")
+            % {"name": version.name, "problem": problem},
+        }
+    return {"ok": True, "detail": _("local engine, version %(name)s") % {"name": version.name}}
 
 
 @functools.lru_cache(maxsize=8)

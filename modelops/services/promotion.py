@@ -197,7 +197,7 @@ def model_version_promote(
         "forced": bool(force and not decision.is_allowed),
         "reason": reason,
         "by": username or _system_user(),
-        "at": timezone.now().isoformat(),
+        "at": timezone.localtime().isoformat(),
     }
     run = run_start(kind=ModelRun.Kind.PROMOTE, config=config, user=user, input_version=version)
     with transaction.atomic():

@@ -306,7 +306,7 @@ class _Chain:
         self.run.refresh_from_db(fields=["config"])
         stages = dict(self.run.config.get("stages", {}))
         # Merged: a failed stage keeps the run it trained in, so a resume continues it.
-        merged = {**stages.get(stage, {}), **outcome, "at": timezone.now().isoformat()}
+        merged = {**stages.get(stage, {}), **outcome, "at": timezone.localtime().isoformat()}
         if outcome.get("status") == "done":
             merged.pop("error", None)
         stages[stage] = merged

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -49,7 +49,9 @@ class Grade(models.Model):
         verbose_name_plural = _("grades")
 
     def __str__(self) -> str:
-        return self.name
+        # The label is the interface's (translated), not the stored Tajik name, so a Russian
+        # or English page says "7 класс" / "Grade 7" instead of "Синфи 7".
+        return gettext("Grade %(number)s") % {"number": self.number}
 
 
 class TopicQuerySet(models.QuerySet["Topic"]):

@@ -43,3 +43,14 @@ def page(browser, live_server):  # type: ignore[no-untyped-def]
     yield page
     context.close()
     assert not refused, f"the Content-Security-Policy refused: {refused}"
+
+
+def open_menu(page) -> None:  # type: ignore[no-untyped-def]
+    """Show every link of the main menu: on a phone it is folded behind the menu button, and
+    a teacher's less used links sit under "More"."""
+    toggle = page.locator("header .menu-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    more = page.locator("#main-nav details.more")
+    if more.count() and more.get_attribute("open") is None:
+        page.click("#main-nav details.more > summary")

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from soro_web.accounts.models import User
+from tests.browser.conftest import open_menu
 from tests.browser.test_people_flows import sign_in
 from tests.conftest import People
 from tests.exams.conftest import bank, curriculum, tiny_blueprint  # noqa: F401 - fixtures
@@ -44,6 +45,7 @@ def test_a_new_pupil_practises_and_sits_a_short_mock_exam(page, people: People) 
     page.fill("#id_password", "tajik-letters-2026")
     page.click("form.stack button[type=submit]")
     page.wait_for_url("**/dashboard/")
+    open_menu(page)  # folded behind the menu button on a phone
     page.click("header nav >> a[href='/exams/']")
     page.wait_for_url("**/exams/")
 

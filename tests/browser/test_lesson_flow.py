@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from soro_web.lessons.models import Lesson
+from tests.browser.conftest import open_menu
 from tests.browser.test_people_flows import sign_in
 from tests.conftest import People
 from tests.lessons.conftest import (  # noqa: F401 - fixtures
@@ -113,6 +114,7 @@ def test_teacher_builds_exports_and_shares_a_lesson(  # type: ignore[no-untyped-
 
     demo_topic = Topic.objects.get(code="math-7-01-02")  # Муодилаҳои хаттӣ бо як тағйирёбанда
     demo_sign_in(page, "muallim")
+    open_menu(page)  # folded behind the menu button on a phone
     page.click("nav >> text=Дарсҳои ман")
     page.click("main >> text=Сохтани дарс")
     # The teacher's first class (7А, mathematics) narrows the topics to grade 7 mathematics.

@@ -18,6 +18,7 @@ import pytest
 
 from soro_web.curriculum.models import Grade, Subject
 from soro_web.lessons.services import lesson_create, lesson_publish
+from tests.browser.conftest import open_menu
 from tests.browser.test_people_flows import sign_in
 from tests.conftest import People
 from tests.exams.conftest import bank, curriculum  # noqa: F401 - fixtures
@@ -124,6 +125,7 @@ def test_student_asks_the_tutor_from_a_lesson_and_the_teacher_sees_the_flag(  # 
     teacher = browser.new_context(viewport={"width": 390, "height": 800}, base_url=live_server.url)
     teacher_page = teacher.new_page()
     sign_in(teacher_page, "teacher")
+    open_menu(teacher_page)  # a phone: the menu button, then "More"
     teacher_page.click("nav >> text=Суҳбатҳои хонандагон бо ёрдамчӣ")
     first = teacher_page.locator("tbody tr").first
     assert first.get_attribute("data-flagged") is not None

@@ -2,6 +2,7 @@ import shutil
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 
 from modelops.models import ModelVersion
@@ -70,6 +71,8 @@ def test_missing_model_files_are_reported(staff_client, settings, tmp_path) -> N
     settings.SORO_MODELS_DIR = tmp_path
     settings.SORO_LLM_URL = None
     ModelVersion.objects.create(name="gone", stage="base", path="gone", is_active=True)
+    # The detail is translated; asked for in English here (Tajik is the default).
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
     model = client.get("/healthz").json()["model"]
     assert model["ok"] is False and "files missing" in model["detail"]
 

@@ -285,6 +285,7 @@ MATRIX: dict[str, Rule] = {
     "dashboard": Rule("get", signed_in(302, 200)),
     # No worker or model runs in this test, so health is reported as 503, to everyone.
     "healthz": Rule("get", every(503)),
+    "favicon": Rule("get", every(200)),
     "set_language": Rule("post", every(302), data=lambda p: {"language": "ru", "next": "/"}),
     "accounts:login": Rule("get", signed_in(200, 302)),
     "accounts:logout": Rule("post", every(302)),
@@ -590,6 +591,8 @@ ADMIN_READ_ONLY_ADD = {
     "admin:modelops_generationlog_add",
     "admin:modelops_evaluationresult_add",
     "admin:modelops_corpus_add",  # corpora are built with manage.py build_corpus
+    "admin:modelops_modelrun_add",  # runs are made by the actions on model versions
+    "admin:modelops_modelrun_delete",  # and are a record: not deleted by hand either
     "admin:grading_gradingjob_add",  # teachers start grading from the assignment's page
 }
 

@@ -8,7 +8,9 @@ points import from ``tutoring.services``. Other apps use only the door in
 from tutoring.services.ingestion import (
     ALLOWED_SUFFIXES,
     DEMO_TEXTBOOKS,
+    TextbookRow,
     demo_textbooks,
+    edition_for_progress,
     edition_index_dir,
     index_rebuild,
     ingest_error_message,
@@ -25,17 +27,28 @@ from tutoring.services.passages import (
     passages_by_ids,
     passages_for_topic,
 )
-from tutoring.services.search import SearchResult, highlight, passages_search, text_normalize
+from tutoring.services.search import (
+    SearchPage,
+    SearchResult,
+    highlight,
+    passages_search,
+    passages_search_page,
+    snippet,
+    text_normalize,
+)
 from tutoring.services.text import answer_text_key
 
 __all__ = [
     "ALLOWED_SUFFIXES",
     "DEMO_TEXTBOOKS",
     "PassageRef",
+    "SearchPage",
     "SearchResult",
+    "TextbookRow",
     "answer_text_key",
     "citation_text",
     "demo_textbooks",
+    "edition_for_progress",
     "edition_index_dir",
     "highlight",
     "index_rebuild",
@@ -43,6 +56,8 @@ __all__ = [
     "passages_by_ids",
     "passages_for_topic",
     "passages_search",
+    "passages_search_page",
+    "snippet",
     "text_normalize",
     "textbook_ingest_run",
     "textbook_ingest_start",

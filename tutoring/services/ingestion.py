@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -415,9 +416,22 @@ def demo_textbooks() -> list[tuple[Path, dict[str, str]]]:
     return books
 
 
-def textbooks_overview() -> list[Textbook]:
-    return list(
-        Textbook.objects.select_related("subject", "grade").prefetch_related(
+@dataclass(frozen=True)
+class TextbookRow:
+    """One line of the textbooks page: the book, and why its last ingest failed when the
+    person looking at it uploaded it (nobody else is shown the reason)."""
+
+    textbook: Textbook
+    error_message: str = ""
+
+
+def textbooks_overview(user: User) -> list[TextbookRow]:
+    """The textbooks ``user`` may use: staff see all; a teacher the national ones and their
+    school's, but a failed upload only when it is their own."""
+    textbooks = (
+        Textbook.objects.visible_to(user)
+        .select_related("subject", "grade")
+        .prefetch_related(
             Prefetch(
                 "editions",
                 queryset=TextbookEdition.objects.order_by("-created_at"),
@@ -425,6 +439,32 @@ def textbooks_overview() -> list[Textbook]:
             )
         )
     )
+    if not user.is_staff:
+        textbooks = textbooks.exclude(Q(status=Textbook.Status.FAILED) & ~Q(uploaded_by=user))
+    rows = []
+    for book in textbooks:
+        message = ""
+        if book.status == Textbook.Status.FAILED and book.uploaded_by_id == user.pk:
+            editions: list[TextbookEdition] = getattr(book, "recent_editions", [])
+            failed = [e for e in editions if e.status == TextbookEdition.Status.FAILED]
+            message = ingest_error_message(failed[0].error_code if failed else "")
+        rows.append(TextbookRow(textbook=book, error_message=message))
+    return rows
+
+
+def edition_for_progress(user: User, pk: int) -> tuple[TextbookEdition, str]:
+    """An edition whose ingest ``user`` may watch, and its failure reason when they uploaded
+    it. Raises ``TextbookEdition.DoesNotExist`` for a book they may not see."""
+    edition = TextbookEdition.objects.select_related("textbook").get(
+        pk=pk, textbook__in=Textbook.objects.visible_to(user)
+    )
+    message = ""
+    if (
+        edition.status == TextbookEdition.Status.FAILED
+        and edition.textbook.uploaded_by_id == user.pk
+    ):
+        message = ingest_error_message(edition.error_code)
+    return edition, message
 
 
 def index_rebuild(*, progress: Callable[[str, float], None] | None = None) -> int:
