@@ -29,7 +29,13 @@ router = Router(tags=["lessons"])
 
 @router.get("/lessons", response={200: list[LessonOut], **errors()})
 def lessons_list(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
-    return services.lessons_for_user(user=request.user).prefetch_related("classes")
+    lessons = list(services.lessons_for_user(user=request.user).prefetch_related("classes"))
+    if request.user.is_student:
+        # Students read the published version: its title, not the working copy's.
+        for lesson in lessons:
+            snapshot = lesson.published_version.snapshot if lesson.published_version else {}
+            lesson.title = snapshot.get("title") or lesson.title
+    return lessons
 
 
 @router.post("/lessons", response={201: LessonDetailOut, **errors(400, 403)})
@@ -50,6 +56,8 @@ def lessons_detail(request: AuthenticatedRequest, lesson_id: Id):  # type: ignor
     reading = services.lesson_reading(lesson=lesson, user=request.user)
     if not reading.is_working_copy:
         lesson.read_sections = [asdict(section) for section in reading.sections]  # type: ignore[attr-defined]
+        if lesson.published_version is not None:
+            lesson.title = lesson.published_version.snapshot.get("title") or lesson.title
     return lesson
 
 

@@ -93,7 +93,11 @@ def test_students_read_the_published_snapshot_not_the_working_copy(
     # The API reads the same way: the student gets the snapshot.
     api = client_for(people.student).get(f"/api/lessons/{lesson.pk}").json()
     assert [s["body"] for s in api["sections"]] == ["Мақсади нашршуда"]
-    assert api["published_version_at"] is not None
+    assert api["published_version_at"] is not None and api["title"] == published_title
+    api_list = client_for(people.student).get("/api/lessons").json()
+    assert [item["title"] for item in api_list] == [published_title]
+    # The teacher's own list and lesson keep the working copy's title.
+    assert client_for(people.teacher).get("/api/lessons").json()[0]["title"] == "Сарлавҳаи нимтайёр"
     # "Publish changes" takes a new snapshot.
     publish(lesson, people, publish_anyway=True)
     student_page = client_for(people.student).get(url("lesson_view", lesson)).content.decode()
