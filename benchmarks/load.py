@@ -30,7 +30,7 @@ worker consumes Soro's queues there).
         --broker-url redis://127.0.0.1:6379/13
     .venv/bin/python benchmarks/load.py --smoke             # 5 students, a few seconds
 
-``--smoke``: 5 students, think 0.2–0.5 s, a 1 s baseline and 6 s of load, lexical search only,
+``--smoke``: 5 students, think 0.2–0.5 s, a 4 s baseline and 12 s of load, lexical search only,
 on a throw-away SQLite (``benchmarks/_smoke.py``); exits 1 if any request failed or a kind
 was never requested.
 """
@@ -296,7 +296,7 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915  one linear script
 
     encoder = os.environ.get("SORO_RETRIEVAL_ENCODER", "use")
     if args.smoke:
-        args.users, args.spawn_rate, args.run_time, args.baseline_time = 5, 5.0, 6.0, 1.0
+        args.users, args.spawn_rate, args.run_time, args.baseline_time = 5, 5.0, 12.0, 4.0
         args.think = (0.2, 0.5)
         args.database_url = args.broker_url = ""
         var = _smoke.use_throwaway_var_dir("load")
@@ -426,7 +426,8 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915  one linear script
     total = sum(len(v) for (phase, _), v in RECORDER.times.items() if phase == "load")
     print(f"all requests: {total / wall:.1f}/s over {wall:.0f} s")
     for (phase, kind), messages in sorted(RECORDER.errors.items()):
-        print(f"errors ({phase}, {kind}): {len(messages)} {sorted(set(messages))[:3]}")
+        if messages:
+            print(f"errors ({phase}, {kind}): {len(messages)} {sorted(set(messages))[:3]}")
     for kind, goal in GOALS.items():
         p95 = percentile([s for _, s in RECORDER.times[("load", kind)]], 0.95)
         verdict = "met" if p95 <= goal else f"MISSED by {(p95 - goal) * 1000:.0f} ms"

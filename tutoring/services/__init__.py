@@ -25,7 +25,13 @@ from tutoring.services.passages import (
     passages_by_ids,
     passages_for_topic,
 )
-from tutoring.services.search import SearchResult, highlight, passages_search, text_normalize
+from tutoring.services.search import (
+    SearchResult,
+    highlight,
+    passages_search,
+    search_preload,
+    text_normalize,
+)
 from tutoring.services.text import answer_text_key
 
 __all__ = [
@@ -43,6 +49,7 @@ __all__ = [
     "passages_by_ids",
     "passages_for_topic",
     "passages_search",
+    "search_preload",
     "text_normalize",
     "textbook_ingest_run",
     "textbook_ingest_start",

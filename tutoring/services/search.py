@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from soro_web.accounts.models import User
 from tutoring.models import Passage, Textbook, TextbookEdition
-from tutoring.retrieval.index import search_shards
+from tutoring.retrieval.index import encoder_for, load_shard, search_shards
 from tutoring.retrieval.normalize import normalize_tajik, tokenize_tajik
 from tutoring.services.ingestion import edition_index_dir
 from tutoring.services.passages import citation_text
@@ -76,6 +76,16 @@ def passages_search(
         for h in hits
         if h.chunk_id in passages
     ]
+
+
+def search_preload() -> None:
+    """Load the query encoder and the current editions' indexes now, as a web process starts,
+    so that the first searches do not each wait seconds for them (benchmarks/load.py)."""
+    editions = TextbookEdition.objects.filter(is_current=True).values_list("pk", "index_version")
+    for pk, version in editions:
+        load_shard(edition_index_dir(pk, version))
+    if settings.SORO_RETRIEVAL_ENCODER != "none":
+        encoder_for(settings.SORO_RETRIEVAL_ENCODER).encode(["ҳуҷайра"], is_query=True)
 
 
 def text_normalize(text: str) -> str:
