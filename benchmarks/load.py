@@ -1,4 +1,4 @@
-"""Many students using the site at once (locust): dashboard, textbook search, sign-in and answer saving.
+"""Many students on the site at once (locust): dashboard, search, sign-in, answer saving.
 
 Prepares a fresh database (migrate, the demo curriculum and question bank, one demo textbook
 indexed for search, a 30-question blueprint, N+1 students of one class with a password), starts
@@ -9,7 +9,9 @@ headless and in this process:
 1. a baseline in the same run: 1 simulated student doing the same things with a short think
    time, so each request kind's unloaded latency is measured beside the loaded one;
 2. the load: ``--users`` students started at ``--spawn-rate`` per second for ``--run-time``
-   seconds. Each signs in with its password (a real sign-in: PBKDF2), starts a mock exam, then
+   seconds. ``--sign-in-share`` of them (10 %) sign in with their password (a real sign-in:
+   PBKDF2, about 0.3 s of CPU each), the others come back with the session cookie of an
+   earlier day (written to the database beforehand); each starts a mock exam, then
    loops over: the dashboard (weight 2), a textbook search for a Tajik word (weight 1), a
    question page and the save of its answer as htmx sends it (weight 3), with a think time of
    ``--think`` seconds (5–10 s) between actions.
@@ -68,7 +70,7 @@ from benchmarks import _smoke  # noqa: E402
 from benchmarks.machine import cpu_name, load_average  # noqa: E402
 from benchmarks.web_concurrency import free_port  # noqa: E402
 
-PASSWORD = "load-Пароль-2026"  # noqa: S105  a throw-away database's students
+PASSWORD = "load-Пароль-2026"  # the throw-away database's students
 
 PREPARE = """
 import django
@@ -109,6 +111,14 @@ students = User.objects.bulk_create(
     for n in range({students})
 )
 Enrollment.objects.bulk_create(Enrollment(classroom=classroom, student=s) for s in students)
+from django.contrib.sessions.backends.db import SessionStore
+for student in User.objects.filter(role="student").order_by("username"):
+    session = SessionStore()  # signed in on an earlier day: the cookie is still valid
+    session["_auth_user_id"] = str(student.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = student.get_session_auth_hash()
+    session.create()
+    print("session", student.username, session.session_key)
 print("blueprint", blueprint.pk)
 """
 
@@ -140,7 +150,10 @@ class Student(HttpUser):
     """One student: signs in, starts a mock exam, then reads, searches and answers."""
 
     wait_time = between(5, 10)
-    usernames: list[str] = []
+    #: (username, session key) of the students not started yet; the last is taken first.
+    students: list[tuple[str, str]] = []
+    #: How many of them sign in with their password; the others come with a session cookie.
+    signing_in = 0
     blueprint = 0
     items = 30
 
@@ -148,7 +161,17 @@ class Student(HttpUser):
         self.attempt_url = ""
         self.position = 0
         self.client.headers["Referer"] = self.host + "/"
-        username = self.usernames.pop()
+        username, session_key = self.students.pop()
+        if Student.signing_in > 0:
+            Student.signing_in -= 1
+            if not self.sign_in(username):
+                return
+        else:
+            self.client.cookies.set("sessionid", session_key)
+            self.client.get("/exams/", name="exams page")  # sets the CSRF cookie
+        self.start_exam()
+
+    def sign_in(self, username: str) -> bool:
         page = self.client.get("/accounts/login/", name="sign-in page")
         with self.client.post(
             "/accounts/login/",
@@ -163,7 +186,10 @@ class Student(HttpUser):
         ) as response:
             if response.status_code != 302:
                 response.failure(f"sign-in {response.status_code}")
-                return
+                return False
+        return True
+
+    def start_exam(self) -> None:
         with self.client.post(
             "/exams/mock/",
             data={"blueprint": self.blueprint},
@@ -249,6 +275,10 @@ def run_phase(
     return all_started
 
 
+def signing_in(args: argparse.Namespace) -> int:
+    return round(args.users * args.sign_in_share)
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
@@ -278,13 +308,20 @@ def temporary_database(url: str) -> tuple[str, object]:
 RECORDER = Recorder()
 
 
-def main() -> None:  # noqa: C901, PLR0912, PLR0915  one linear script
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--spawn-rate", type=float, default=5.0, help="students started per s")
     parser.add_argument("--run-time", type=float, default=90.0, help="seconds of load")
     parser.add_argument("--baseline-time", type=float, default=20.0, help="seconds, 1 student")
     parser.add_argument("--think", type=float, nargs=2, default=(5.0, 10.0), metavar=("MIN", "MAX"))
+    parser.add_argument(
+        "--sign-in-share",
+        type=float,
+        default=0.1,
+        help="share of the students who sign in with their password (the others still have "
+        "a session from an earlier day); PBKDF2 costs about 0.3 s of CPU per sign-in",
+    )
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--broker-url", default=os.environ.get("CELERY_BROKER_URL", ""))
     parser.add_argument("--workers", type=int, default=None, help="run_platform's --workers")
@@ -297,7 +334,7 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915  one linear script
     encoder = os.environ.get("SORO_RETRIEVAL_ENCODER", "use")
     if args.smoke:
         args.users, args.spawn_rate, args.run_time, args.baseline_time = 5, 5.0, 12.0, 4.0
-        args.think = (0.2, 0.5)
+        args.think, args.sign_in_share = (0.2, 0.5), 0.4
         args.database_url = args.broker_url = ""
         var = _smoke.use_throwaway_var_dir("load")
         encoder = "none"  # BM25 only: the smoke run must not load the sentence encoder
@@ -333,11 +370,9 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915  one linear script
         )
         if prepared.returncode:
             sys.exit(f"preparing the database failed:\n{prepared.stderr[-3000:]}")
-        blueprint = next(
-            int(line.split()[1])
-            for line in prepared.stdout.splitlines()
-            if line.startswith("blueprint ")
-        )
+        lines = [line.split() for line in prepared.stdout.splitlines()]
+        blueprint = next(int(row[1]) for row in lines if row[:1] == ["blueprint"])
+        sessions = [(row[1], row[2]) for row in lines if row[:1] == ["session"]]
         port = free_port()
         command = [sys.executable, "manage.py", "run_platform", "--bind", f"127.0.0.1:{port}"]
         if args.workers:
@@ -366,11 +401,13 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915  one linear script
         else:
             sys.exit(f"the server did not start: {log}")
         Student.blueprint = blueprint
-        Student.usernames = [f"load-{n:03d}" for n in range(args.users + 1)]
+        Student.students = sessions
         load_before = os.getloadavg()
         RECORDER.phase = "baseline"
+        Student.signing_in = 1
         run_phase(base, 1, 1.0, args.baseline_time, (0.5, 1.0))
         RECORDER.phase = "load"
+        Student.signing_in = round(args.users * args.sign_in_share)
         began = time.monotonic()
         all_started = run_phase(base, args.users, args.spawn_rate, args.run_time, args.think)
         wall = time.monotonic() - began
@@ -393,7 +430,8 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915  one linear script
     workers = args.workers or "default"
     threads = args.threads or "default"
     print(
-        f"# {args.users} students, spawn {args.spawn_rate:g}/s, {args.run_time:g} s of load, "
+        f"# {args.users} students ({signing_in(args)} sign in with a password), spawn "
+        f"{args.spawn_rate:g}/s, {args.run_time:g} s of load, "
         f"think {args.think[0]:g}–{args.think[1]:g} s; run_platform (workers {workers}, "
         f"threads {threads}); {database} + {broker} broker; encoder {encoder}"
     )

@@ -77,9 +77,7 @@ def test_dashboard_queries_do_not_grow_with_classes(
     assert count(page) == before
 
 
-def test_sign_in_page_and_sign_in_queries(
-    people: People, django_assert_max_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_page_and_sign_in_queries(people: People, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
     client = Client()
     with django_assert_max_num_queries(0):
         get_ok(client, "/accounts/login/")()
@@ -125,7 +123,9 @@ def test_search_queries_do_not_grow_with_classes_or_results(
 
 
 def test_exam_pages_and_answer_save_queries(
-    people: People, tiny_blueprint, django_assert_max_num_queries  # noqa: F811
+    people: People,
+    tiny_blueprint,
+    django_assert_max_num_queries,  # noqa: F811
 ) -> None:  # type: ignore[no-untyped-def]
     client = client_for(people.student)
     client.get("/exams/")
