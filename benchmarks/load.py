@@ -260,9 +260,15 @@ def answer_for(page: str) -> dict[str, str]:
 
 
 def run_phase(
-    base: str, users: int, spawn_rate: float, seconds: float, think: tuple[float, float]
+    base: str,
+    users: int,
+    spawn_rate: float,
+    seconds: float,
+    think: tuple[float, float],
+    profile: tuple[int, float] | None = None,
 ) -> float:
-    """Run ``users`` students for ``seconds``; returns when the last one had started."""
+    """Run ``users`` students for ``seconds``; returns when the last one had started.
+    ``profile``: (run_platform's pid, seconds): py-spy the web processes once all started."""
     Student.wait_time = between(*think)
     environment = Environment(user_classes=[Student], host=base)
     environment.events.request.add_listener(RECORDER.on_request)
@@ -270,9 +276,74 @@ def run_phase(
     began = time.monotonic()
     runner.start(users, spawn_rate=spawn_rate)
     all_started = began + users / spawn_rate
-    gevent.sleep(seconds)
+    if profile:
+        gevent.sleep(max(0.0, all_started - time.monotonic()))
+        gevent.spawn(py_spy, *profile)
+    gevent.sleep(max(0.0, began + seconds - time.monotonic()))
     runner.quit()
     return all_started
+
+
+#: Where a web process's time goes: the share of py-spy's samples with a frame matching each.
+PROFILE_MARKERS = {
+    "database queries (execute)": "CursorWrapper._execute",
+    "opening database connections": "get_new_connection",
+    "sessions": "sessions/backends",
+    "template rendering": "template/base.py",
+    "search (passages_search)": "passages_search",
+    "query encoding": "query_embedding",
+    "password hashing": "pbkdf2",
+    "writing responses": "gunicorn/util.py",
+}
+
+
+def py_spy(server_pid: int, seconds: float) -> None:
+    """Sample every gunicorn worker under run_platform with py-spy; print where time goes."""
+    import psutil
+
+    executable = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(executable).exists():
+        print("py-spy is not installed (pip install py-spy): no profile", file=sys.stderr)
+        return
+    workers = [
+        process
+        for process in psutil.Process(server_pid).children(recursive=True)
+        if "gunicorn" in " ".join(process.cmdline())
+        and process.parent() is not None
+        and "gunicorn" in " ".join(process.parent().cmdline())
+    ]
+    outputs = []
+    for worker in workers:
+        output = Path(tempfile.mkstemp(suffix=".txt")[1])
+        outputs.append(output)
+        command = [executable, "record", "--pid", str(worker.pid), "--duration", str(int(seconds))]
+        command += ["--rate", "50", "--format", "raw", "--nonblocking", "--output", str(output)]
+        PROFILES.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    PROFILE_FILES.extend(outputs)
+
+
+def profile_report() -> None:
+    for process in PROFILES:
+        process.wait(timeout=120)
+    samples = 0
+    counts = dict.fromkeys(PROFILE_MARKERS, 0)
+    for output in PROFILE_FILES:
+        for line in output.read_text().splitlines():
+            stack, _, number = line.rpartition(" ")
+            samples += int(number)
+            for name, markers in PROFILE_MARKERS.items():
+                if any(marker in stack for marker in markers.split("|")):
+                    counts[name] += int(number)
+        output.unlink()
+    print(f"py-spy, {len(PROFILE_FILES)} web processes, {samples} samples of busy threads:")
+    for name, number in sorted(counts.items(), key=lambda item: -item[1]):
+        print(f"  {number / max(1, samples):6.1%}  {name}")
+
+
+PROFILES: list[subprocess.Popen[bytes]] = []
+PROFILE_FILES: list[Path] = []
 
 
 def signing_in(args: argparse.Namespace) -> int:
@@ -326,6 +397,20 @@ def main() -> None:
     parser.add_argument("--broker-url", default=os.environ.get("CELERY_BROKER_URL", ""))
     parser.add_argument("--workers", type=int, default=None, help="run_platform's --workers")
     parser.add_argument("--threads", type=int, default=None, help="run_platform's --threads")
+    parser.add_argument(
+        "--py-spy",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="sample the web processes with py-spy for SECONDS once every student has started",
+    )
+    parser.add_argument(
+        "--py-spy",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="sample the web processes with py-spy for SECONDS once every student has started",
+    )
     parser.add_argument(
         "--smoke", action="store_true", help="5 students for a few seconds on a throw-away SQLite"
     )
@@ -409,7 +494,16 @@ def main() -> None:
         RECORDER.phase = "load"
         Student.signing_in = round(args.users * args.sign_in_share)
         began = time.monotonic()
-        all_started = run_phase(base, args.users, args.spawn_rate, args.run_time, args.think)
+        all_started = run_phase(
+            base,
+            args.users,
+            args.spawn_rate,
+            args.run_time,
+            args.think,
+            (server.pid, args.py_spy) if args.py_spy else None,
+        )
+        if args.py_spy:
+            profile_report()
         wall = time.monotonic() - began
         load_after = load_average()
     finally:

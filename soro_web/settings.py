@@ -279,8 +279,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # run_platform's web server: gunicorn gthread, processes × threads. Chosen for a 2-core school
 # server by benchmarks/load.py (figures and reasons: docs/benchmarks.md, "Load").
-SORO_WEB_WORKERS = env_int("SORO_WEB_WORKERS", 1, minimum=1, maximum=64)
-SORO_WEB_THREADS = env_int("SORO_WEB_THREADS", 8, minimum=1, maximum=256)
+SORO_WEB_WORKERS = env_int("SORO_WEB_WORKERS", 2, minimum=1, maximum=64)
+SORO_WEB_THREADS = env_int("SORO_WEB_THREADS", 4, minimum=1, maximum=256)
 SORO_WORKER_CONCURRENCY = env_int("SORO_WORKER_CONCURRENCY", 2, minimum=1, maximum=64)
 # Threads keep the heartbeat timer running while a long job holds a slot.
 SORO_WORKER_POOL = env_str("SORO_WORKER_POOL", "threads")
