@@ -124,8 +124,8 @@ def test_search_queries_do_not_grow_with_classes_or_results(
 
 def test_exam_pages_and_answer_save_queries(
     people: People,
-    tiny_blueprint,
-    django_assert_max_num_queries,  # noqa: F811
+    tiny_blueprint,  # noqa: F811  the fixture imported above
+    django_assert_max_num_queries,
 ) -> None:  # type: ignore[no-untyped-def]
     client = client_for(people.student)
     client.get("/exams/")
