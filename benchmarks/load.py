@@ -405,13 +405,6 @@ def main() -> None:
         help="sample the web processes with py-spy for SECONDS once every student has started",
     )
     parser.add_argument(
-        "--py-spy",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="sample the web processes with py-spy for SECONDS once every student has started",
-    )
-    parser.add_argument(
         "--smoke", action="store_true", help="5 students for a few seconds on a throw-away SQLite"
     )
     args = parser.parse_args()
