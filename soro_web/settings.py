@@ -139,7 +139,6 @@ if DATABASE_URL:
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     }
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-        DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -148,6 +147,10 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(VAR_DIR / "soro.sqlite3"),
             "OPTIONS": dict(SQLITE_OPTIONS),
+            # Persistent, like PostgreSQL's: opening a connection (and its PRAGMAs) on every
+            # request was 9 % of a web process's samples under load (py-spy, docs/benchmarks.md).
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -279,6 +282,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# run_platform's web server: gunicorn gthread, processes × threads. Chosen for a 2-core school
+# server by benchmarks/load.py (figures and reasons: docs/benchmarks.md, "Load").
+SORO_WEB_WORKERS = env_int("SORO_WEB_WORKERS", 2, minimum=1, maximum=64)
+SORO_WEB_THREADS = env_int("SORO_WEB_THREADS", 4, minimum=1, maximum=256)
 SORO_WORKER_CONCURRENCY = env_int("SORO_WORKER_CONCURRENCY", 2, minimum=1, maximum=64)
 # Threads keep the heartbeat timer running while a long job holds a slot.
 SORO_WORKER_POOL = env_str("SORO_WORKER_POOL", "threads")

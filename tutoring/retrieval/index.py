@@ -48,6 +48,20 @@ def encoder_for(spec: str) -> Any:
     return encoder_from_spec(spec)
 
 
+# Encoding a query is most of a search's time (the Universal Sentence Encoder: tens of ms of
+# CPU), and students of one class search the same words; the last few thousand queries' vectors
+# are kept per process (512 floats, 2 KB each: 8 MB at most). benchmarks/load.py measures it.
+QUERY_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=QUERY_CACHE_SIZE)
+def query_embedding(encoder_name: str, query: str) -> Any:
+    """The query's unit vector under ``encoder_name`` (cached per process; read-only)."""
+    vector = encoder_for(encoder_name).encode([query], is_query=True)[0]
+    vector.setflags(write=False)  # shared between requests: nobody may change it
+    return vector
+
+
 def build_shard(
     directory: Path,
     ids: Sequence[int],
@@ -154,7 +168,7 @@ def search_shards(
     rankings = [lexical[:CANDIDATES]]
     dense_shards = [s for s in shards if s.dense is not None and s.encoder == encoder_name]
     if encoder_name != NO_ENCODER and dense_shards:
-        query_vector = encoder_for(encoder_name).encode([query], is_query=True)[0]
+        query_vector = query_embedding(encoder_name, query)
         dense: list[Hit] = []
         for shard in dense_shards:
             assert shard.dense is not None

@@ -33,6 +33,7 @@ from tutoring.services.search import (
     highlight,
     passages_search,
     passages_search_page,
+    search_preload,
     snippet,
     text_normalize,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "passages_for_topic",
     "passages_search",
     "passages_search_page",
+    "search_preload",
     "snippet",
     "text_normalize",
     "textbook_ingest_run",

@@ -179,6 +179,16 @@ def passages_search(
     ]
 
 
+def search_preload() -> None:
+    """Load the query encoder and the current editions' indexes now, as a web process starts,
+    so that the first searches do not each wait seconds for them (benchmarks/load.py)."""
+    editions = TextbookEdition.objects.filter(is_current=True).values_list("pk", "index_version")
+    for pk, version in editions:
+        load_shard(edition_index_dir(pk, version))
+    if settings.SORO_RETRIEVAL_ENCODER != "none":
+        encoder_for(settings.SORO_RETRIEVAL_ENCODER).encode(["ҳуҷайра"], is_query=True)
+
+
 def text_normalize(text: str) -> str:
     """Tajik text as the search sees it: NFC, invisible characters removed, look-alike Latin
     letters inside Cyrillic words made Cyrillic, Russian letters typed for Tajik ones fixed

@@ -32,7 +32,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--bind", default=os.environ.get("SORO_BIND", "127.0.0.1:8000"))
-        parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=settings.SORO_WEB_WORKERS,
+            help="gunicorn processes (SORO_WEB_WORKERS; docs/benchmarks.md says why the default)",
+        )
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=settings.SORO_WEB_THREADS,
+            help="threads per gunicorn process (SORO_WEB_THREADS)",
+        )
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         host = options["bind"].rsplit(":", 1)[0].strip("[]")
@@ -57,7 +68,7 @@ class Command(BaseCommand):
             "--worker-class",
             "gthread",
             "--workers",
-            "1",
+            str(options["workers"]),
             "--threads",
             str(options["threads"]),
             "--timeout",
