@@ -67,19 +67,19 @@ def test_meaning_only_results_are_at_most_three_and_marked(  # type: ignore[no-u
     # Measured (benchmarks/search_meaning_floor.py): a question sharing no word with the
     # book, about the poet, is close enough to the Rudaki passage; the rest are dropped.
     settings.SORO_RETRIEVAL_ENCODER = "use"
-    outcome = passages_search_page(user=people.student, query="кӣ шеър навишт")
+    outcome = passages_search_page(user=people.student, query="шоир дар куҷо ба дунё омад")
     assert not outcome.exact and 1 <= len(outcome.results) <= 3
     assert all(not r.lexical for r in outcome.results)
     assert outcome.results[0].passage.page == 2  # Рӯдакӣ
     client = client_for(people.student)
     client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
-    page = client.get("/search/", {"q": "кӣ шеър навишт"})
+    page = client.get("/search/", {"q": "шоир дар куҷо ба дунё омад"})
     text = page.content.decode()
     assert "No passage contains these words; the closest by meaning are:" in text
     assert text.count('class="nearby"') == len(outcome.results)
     # Nonsense stays below the floor even with the encoder.
     assert passages_search_page(user=people.student, query="qwertyzzz").results == []
-    api = client_for(people.student).get("/api/search", {"q": "кӣ шеър навишт"}).json()
+    api = client_for(people.student).get("/api/search", {"q": "шоир дар куҷо ба дунё омад"}).json()
     assert 1 <= len(api) <= 3 and all(row["lexical"] is False for row in api)
 
 
