@@ -45,7 +45,45 @@ def active_model_client() -> TextModelClient:
         )
     from modelops.llm.local import LocalEngine
 
+    if version.format == ModelVersion.Format.GGUF:
+        from modelops.llm.llamacpp import GgufEngine, llama_cpp_missing
+
+        missing = llama_cpp_missing()
+        if missing is None:
+            return GgufEngine(version.directory, max_waiting=settings.SORO_LLM_MAX_WAITING)
+        fallback = _float_parent(version)
+        if fallback is None:
+            raise ModelUnavailable(
+                "load_failed",
+                f"The active version {version.name} is a CPU (GGUF) export and {missing}; "
+                "install it with `.venv/bin/pip install -e '.[cpu]'` or activate a float32 "
+                "version.",
+            )
+        _warn_fallback(version.name, fallback.name, missing)
+        return LocalEngine(fallback.directory, max_waiting=settings.SORO_LLM_MAX_WAITING)
     return LocalEngine(version.directory, max_waiting=settings.SORO_LLM_MAX_WAITING)
+
+
+def _float_parent(version: ModelVersion) -> ModelVersion | None:
+    """The float32 version a CPU export was made from, when its files are there."""
+    parent = version.parent
+    if parent is None or parent.format != ModelVersion.Format.HF:
+        return None
+    if not any(parent.directory.glob("*.safetensors")):
+        return None
+    return parent
+
+
+@functools.lru_cache(maxsize=8)
+def _warn_fallback(name: str, parent: str, missing: str) -> None:
+    """Logged once per process and version: the fast engine is missing, so it is slow."""
+    logger.warning(
+        "%s is a CPU (GGUF) version but %s; serving its float32 parent %s instead (several "
+        "times slower). Install llama-cpp-python with `.venv/bin/pip install -e '.[cpu]'`.",
+        name,
+        missing,
+        parent,
+    )
 
 
 def model_health() -> dict[str, Any]:
@@ -74,6 +112,25 @@ def model_health() -> dict[str, Any]:
     problem = _checkpoint_problem(str(directory), (directory / "config.json").stat().st_mtime_ns)
     if problem:
         return {"ok": False, "detail": f"active version {version.name}: {problem}"}
+    if version.format == ModelVersion.Format.GGUF:
+        from modelops.llm.llamacpp import GGUF_FILE, llama_cpp_missing
+
+        if not (directory / GGUF_FILE).is_file():
+            return {
+                "ok": False,
+                "detail": f"active version {version.name}: no {GGUF_FILE} at {directory}",
+            }
+        missing = llama_cpp_missing()
+        if missing is None:
+            return {"ok": True, "detail": f"llama.cpp CPU engine, version {version.name}"}
+        fallback = _float_parent(version)
+        if fallback is None:
+            return {"ok": False, "detail": f"active version {version.name}: {missing}"}
+        return {
+            "ok": True,
+            "detail": f"local engine, float32 {fallback.name} in place of the CPU version "
+            f"{version.name} ({missing})",
+        }
     return {"ok": True, "detail": f"local engine, version {version.name}"}
 
 
