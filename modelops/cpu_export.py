@@ -153,8 +153,10 @@ def converter_dir(cache_dir: Path, *, download: bool = True) -> Path:
     downloads = cache_dir / "sdist"
     downloads.mkdir(parents=True, exist_ok=True)
     fetched = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]
-        + ["--dest", str(downloads), requirement],
+        [
+            *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"),
+            *("--no-binary", ":all:", "--dest", str(downloads), requirement),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -235,8 +237,10 @@ def export_gguf(
         started = time.perf_counter()
         float_file = partial / "model-f32.gguf"
         converted = subprocess.run(
-            [sys.executable, "-m", "modelops.llamacpp_convert", str(converter), str(source)]
-            + [str(float_file), str(vocabulary_gguf)],
+            [
+                *(sys.executable, "-m", "modelops.llamacpp_convert", str(converter)),
+                *(str(source), str(float_file), str(vocabulary_gguf)),
+            ],
             capture_output=True,
             text=True,
             check=False,

@@ -113,7 +113,8 @@ def serving_commands(*, version: ModelVersion, port: int = 8080) -> dict[str, st
     if version.format == ModelVersion.Format.GGUF:
         gguf = version.directory / "model.gguf"
         return {
-            "local": "in-process llama.cpp engine: activate the version and leave SORO_LLM_URL unset",
+            "local": "the in-process llama.cpp engine: activate the version, leave "
+            "SORO_LLM_URL unset",
             "llama_server": (
                 f"llama-server -m {gguf} --port {port} --ctx-size 4096 --alias {version.name}"
             ),

@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modelops.llm.types import ModelUnavailable
 from modelops.cpu_export import CpuExportError
+from modelops.llm.types import ModelUnavailable
 from modelops.services import model_base_import
 from modelops.services.registry import model_base_cpu_export
 from soro_web.management.progress import write_progress
