@@ -206,7 +206,7 @@ def _generate(
 
     def decode(ids: Sequence[int]) -> str:
         with loaded.tokenizer_lock:
-            return tokenizer.decode(  # type: ignore[no-any-return]
+            return tokenizer.decode(  # type: ignore[return-value]
                 list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False
             )
 
