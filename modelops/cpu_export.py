@@ -368,7 +368,7 @@ def gguf_retention(
                 continue
             used += 1
             targets = torch.tensor(ids[1:])
-            hidden = parent.get_decoder()(input_ids=torch.tensor([ids])).last_hidden_state[0]
+            hidden = parent.get_decoder()(input_ids=torch.tensor([ids])).last_hidden_state[0, :-1]
             llm.reset()
             llm.eval(ids)
             candidate_logits = torch.from_numpy(llm.scores[: len(ids) - 1].copy())
