@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run setup install test lint messages benchmarks-smoke clean corpus-sources corpus-demo
+.PHONY: run setup install cpu-engine test lint messages benchmarks-smoke clean corpus-sources corpus-demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,17 @@ setup: install
 	$(MANAGE) import_curriculum
 	$(MANAGE) seed_demo
 	$(MANAGE) import_base_model
+	@$(MAKE) --no-print-directory cpu-engine
+	$(MANAGE) import_base_model --cpu-int4
 	$(MANAGE) ingest_textbook --demo
 	$(MANAGE) import_questions --demo
+
+## The fast CPU engine (llama.cpp, int4): optional, it compiles from source. Without a C
+## compiler the install fails, this says so, and the float32 engine serves (slower).
+cpu-engine: install
+	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null || \
+	$(BIN)/python -m pip install --quiet -e '.[cpu]' || \
+	printf '\n*** llama-cpp-python did not install (it needs a C/C++ compiler and cmake).\n*** Soro runs on the float32 engine, several times slower. To retry: make cpu-engine\n\n'
 
 ## The test suite on the embedded defaults (no servers needed)
 test: install

@@ -6,7 +6,10 @@
 Measures, for prompts of about 100, 500 and 1,500 tokens: time to first token (TTFT),
 prefill speed (prompt tokens / TTFT) and decode speed (tokens/s after the first), then the
 p95 TTFT of 4 concurrent requests. Anchors in the same run: plain ``model.generate`` in
-float32, and llama.cpp (llama-cpp-python) on the same GGUF with 2 threads. Also reports
+float32, and llama.cpp (llama-cpp-python) on the same GGUF with 2 threads. The platform's
+CPU engine (:class:`modelops.llm.llamacpp.GgufEngine`) runs the model's ``cpu-int4`` export
+(exported here when missing), with raw llama.cpp on that very file as the anchor that the
+ratio columns divide by: the engine's own overhead. Also reports
 where a decode step's time goes, and how often the bfloat16 output layer changes the top
 token (teacher-forced over Tajik and English text).
 
@@ -35,6 +38,7 @@ from transformers import AutoModelForCausalLM, DynamicCache
 
 from benchmarks import _smoke
 from benchmarks.machine import cpu_name, load_average
+from modelops import cpu_export
 from modelops.llm import gemma
 from modelops.llm.local import LocalEngine, loaded_model
 from modelops.llm.types import ChatMessage, GenerationParams
@@ -209,6 +213,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-llama-cpp", action="store_true")
     parser.add_argument(
+        "--cpu-dir",
+        type=Path,
+        help="the platform's cpu-int4 export (default MODEL-DIR-cpu-int4, exported when missing)",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="the tiny random model and prompts of 20 and 60 tokens: checks that it runs",
@@ -239,15 +248,34 @@ def main() -> None:
             args.model_dir, max_waiting=8, max_context_tokens=4096, head="bfloat16"
         ),
     }
+    reference = engines["engine fp32"]
     for engine in engines.values():
         engine.load()
         run_engine(engine, prompt_of(engine, 20))  # warm-up
-    reference = engines["engine fp32"]
+    cpu_engines: dict[str, LocalEngine] = {}
+    cpu_dir = args.cpu_dir or args.model_dir.with_name(f"{args.model_dir.name}-cpu-int4")
+    if not args.skip_llama_cpp and cpu_export.llama_cpp_problem() is None:
+        from modelops.llm.llamacpp import GgufEngine
+
+        if not (cpu_dir / cpu_export.GGUF_FILE).is_file():
+            print(f"exporting {args.model_dir} to {cpu_dir} (cpu-int4) ...", flush=True)
+            cpu_export.export_gguf(
+                source=args.model_dir,
+                output=cpu_dir,
+                scheme="cpu-int4",
+                vocabulary_gguf=gguf_dir / gguf_file,
+                converter=cpu_export.converter_dir(gemma.default_cache_dir()),
+            )
+        cpu_engines["platform llama.cpp int4"] = GgufEngine(
+            cpu_dir, max_waiting=8, max_context_tokens=4096, threads=args.threads
+        )
+        cpu_engines["platform llama.cpp int4"].load()
+        run_engine(cpu_engines["platform llama.cpp int4"], prompt_of(reference, 20))
     prompts = {size: prompt_of(reference, size) for size in sizes}
     prompt_ids = {size: reference.prompt_ids(prompts[size]) for size in sizes}
 
     results: dict[str, dict[int, dict[str, float]]] = {}
-    for name, engine in engines.items():
+    for name, engine in {**engines, **cpu_engines}.items():
         results[name] = {size: run_engine(engine, prompts[size]) for size in sizes}
 
     plain = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=torch.float32).eval()
@@ -274,13 +302,28 @@ def main() -> None:
             results["llama.cpp Q4_K_M 2 thr"] = {
                 size: run_llama_cpp(llm, prompt_ids[size]) for size in sizes
             }
+            llm.close()
+            if cpu_engines:  # raw llama.cpp on the very file the platform's engine serves
+                raw = llama_cpp.Llama(
+                    str(cpu_dir / cpu_export.GGUF_FILE),
+                    n_threads=args.threads,
+                    n_threads_batch=args.threads,
+                    n_ctx=4096,
+                    n_batch=512,
+                    verbose=False,
+                )
+                run_llama_cpp(raw, prompt_ids[sizes[0]][:20])
+                results["raw llama.cpp, export"] = {
+                    size: run_llama_cpp(raw, prompt_ids[size]) for size in sizes
+                }
+                raw.close()
             llama_note = f"llama-cpp-python {llama_cpp.__version__}"
         except ImportError:
             llama_note = "llama-cpp-python is not installed: no llama.cpp anchor"
             if args.smoke:
                 _smoke.skipped("the llama.cpp anchor", "llama-cpp-python is not installed")
 
-    anchor = results.get("llama.cpp Q4_K_M 2 thr")
+    anchor = results.get("raw llama.cpp, export") or results.get("llama.cpp Q4_K_M 2 thr")
     print()
     header = (
         f"{'runner':<24}{'prompt':>7}{'TTFT s':>9}{'prefill t/s':>13}"
@@ -302,10 +345,21 @@ def main() -> None:
                 f"{row['decode']:>12.1f}{ratios[0]:>18}{ratios[1]:>17}"
             )
     if llama_note:
-        print(f"({llama_note})")
+        print(
+            f"({llama_note}; the ratio columns divide by "
+            f"{'raw llama.cpp on the export' if cpu_engines else 'the packaged Q4_K_M'})"
+        )
+    if cpu_engines and "engine fp32" in results:
+        ours = results["platform llama.cpp int4"]
+        for size in sizes:
+            print(
+                f"platform llama.cpp int4 vs engine fp32 at {size} tokens: decode "
+                f"{ours[size]['decode'] / results['engine fp32'][size]['decode']:.2f}x, "
+                f"prefill {ours[size]['prefill'] / results['engine fp32'][size]['prefill']:.2f}x"
+            )
 
     print()
-    for name, engine in engines.items():
+    for name, engine in {**engines, **cpu_engines}.items():
         samples: list[float] = []
         for _ in range(2):
             samples += concurrent_ttft(engine, prompts[sizes[0]], users=4)

@@ -24,6 +24,7 @@ class ModelVersion(models.Model):
     class Format(models.TextChoices):
         HF = "hf", _("Hugging Face checkpoint")
         COMPRESSED_TENSORS = "compressed_tensors", _("compressed-tensors")
+        GGUF = "gguf", _("GGUF for the CPU (llama.cpp)")
 
     name = models.SlugField(_("name"), max_length=100, unique=True)
     stage = models.CharField(_("stage"), max_length=30, choices=Stage.choices)

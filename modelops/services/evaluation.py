@@ -189,6 +189,12 @@ def model_load_for_evaluation(*, version: ModelVersion) -> tuple[Any, Any]:
     problem = model_version_check_loads(directory=version.directory)
     if problem:
         raise EvaluationError(f"version {version.name} cannot be evaluated: {problem}")
+    if version.format == ModelVersion.Format.GGUF:
+        raise EvaluationError(
+            f"version {version.name} is a llama.cpp (GGUF) CPU export; evaluating it is not "
+            "built yet. Its retention against the parent is in its metrics (quantize); "
+            "evaluate the parent."
+        )
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

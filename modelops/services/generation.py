@@ -48,7 +48,45 @@ def active_model_client() -> TextModelClient:
         )
     from modelops.llm.local import LocalEngine
 
+    if version.format == ModelVersion.Format.GGUF:
+        from modelops.llm.llamacpp import GgufEngine, llama_cpp_missing
+
+        missing = llama_cpp_missing()
+        if missing is None:
+            return GgufEngine(version.directory, max_waiting=settings.SORO_LLM_MAX_WAITING)
+        fallback = _float_parent(version)
+        if fallback is None:
+            raise ModelUnavailable(
+                "load_failed",
+                f"The active version {version.name} is a CPU (GGUF) export and {missing}; "
+                "install it with `.venv/bin/pip install -e '.[cpu]'` or activate a float32 "
+                "version.",
+            )
+        _warn_fallback(version.name, fallback.name, missing)
+        return LocalEngine(fallback.directory, max_waiting=settings.SORO_LLM_MAX_WAITING)
     return LocalEngine(version.directory, max_waiting=settings.SORO_LLM_MAX_WAITING)
+
+
+def _float_parent(version: ModelVersion) -> ModelVersion | None:
+    """The float32 version a CPU export was made from, when its files are there."""
+    parent = version.parent
+    if parent is None or parent.format != ModelVersion.Format.HF:
+        return None
+    if not any(parent.directory.glob("*.safetensors")):
+        return None
+    return parent
+
+
+@functools.lru_cache(maxsize=8)
+def _warn_fallback(name: str, parent: str, missing: str) -> None:
+    """Logged once per process and version: the fast engine is missing, so it is slow."""
+    logger.warning(
+        "%s is a CPU (GGUF) version but %s; serving its float32 parent %s instead (several "
+        "times slower). Install llama-cpp-python with `.venv/bin/pip install -e '.[cpu]'`.",
+        name,
+        missing,
+        parent,
+    )
 
 
 def model_health() -> dict[str, Any]:
@@ -84,6 +122,36 @@ def model_health() -> dict[str, Any]:
             "ok": False,
             "detail": _("active version %(name)s: %(problem)s")
             % {"name": version.name, "problem": problem},
+        }
+    if version.format == ModelVersion.Format.GGUF:
+        from modelops.llm.llamacpp import GGUF_FILE, llama_cpp_missing
+
+        if not (directory / GGUF_FILE).is_file():
+            return {
+                "ok": False,
+                "detail": _("active version %(name)s: %(problem)s")
+                % {"name": version.name, "problem": f"no {GGUF_FILE} at {directory}"},
+            }
+        missing = llama_cpp_missing()
+        if missing is None:
+            return {
+                "ok": True,
+                "detail": _("llama.cpp CPU engine, version %(name)s") % {"name": version.name},
+            }
+        fallback = _float_parent(version)
+        if fallback is None:
+            return {
+                "ok": False,
+                "detail": _("active version %(name)s: %(problem)s")
+                % {"name": version.name, "problem": missing},
+            }
+        return {
+            "ok": True,
+            "detail": _(
+                "local engine, float32 %(fallback)s in place of the CPU version %(name)s "
+                "(%(problem)s)"
+            )
+            % {"fallback": fallback.name, "name": version.name, "problem": missing},
         }
     return {"ok": True, "detail": _("local engine, version %(name)s") % {"name": version.name}}
 

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from soro_web.accounts.models import User
 
 SCHEMES = ("fp8", "int4")
+#: CPU exports (llama.cpp GGUF), see modelops.cpu_export.
+CPU_SCHEMES = ("cpu-int4", "cpu-int8")
+CPU_LABELS = {"cpu-int4": "gguf-q4_k_m", "cpu-int8": "gguf-q8_0"}
 LABELS = {
     ("fp8", "rtn"): "fp8-dynamic",
     ("int4", "gptq"): "w4a16-gptq",
@@ -48,24 +51,44 @@ def model_quantize_check(
 ) -> tuple[str, str]:
     """``(method, name)`` after checking the request; raises ValidationError saying what is
     wrong (unknown scheme or method, an already quantized version, a taken name)."""
-    if scheme not in SCHEMES:
+    if scheme not in SCHEMES + CPU_SCHEMES:
         raise _refuse(
-            _("Unknown scheme %(scheme)r: use fp8 or int4.") % {"scheme": scheme}, "scheme"
+            _("Unknown scheme %(scheme)r: use fp8, int4, cpu-int4 or cpu-int8.")
+            % {"scheme": scheme},
+            "scheme",
         )
-    method = method or ("gptq" if scheme == "int4" else "rtn")
-    if (scheme, method) not in LABELS:
+    if scheme in CPU_SCHEMES:
+        if method:
+            raise _refuse(
+                _("%(scheme)s takes no --method: llama.cpp rounds the weights itself.")
+                % {"scheme": scheme},
+                "method",
+            )
+        method = "llama.cpp"
+    else:
+        method = method or ("gptq" if scheme == "int4" else "rtn")
+    if scheme not in CPU_SCHEMES and (scheme, method) not in LABELS:
         raise _refuse(
             _("Method %(method)r does not apply to %(scheme)s: int4 takes gptq or rtn, fp8 none.")
             % {"method": method, "scheme": scheme},
             "method",
         )
-    if version.format == ModelVersion.Format.COMPRESSED_TENSORS or version.quantization:
+    if version.format != ModelVersion.Format.HF or version.quantization:
         parent = version.parent.name if version.parent else _("its unquantized parent")
         raise _refuse(
             _("%(name)s is already quantized (%(quantization)s); quantize %(parent)s instead.")
             % {"name": version.name, "quantization": version.quantization or "?", "parent": parent},
             "already_quantized",
         )
+    if scheme in CPU_SCHEMES:
+        from modelops.cpu_export import llama_cpp_problem
+
+        missing = llama_cpp_problem()
+        if missing:
+            raise _refuse(
+                _("The CPU export needs llama-cpp-python: %(problem)s.") % {"problem": missing},
+                "llama_cpp_missing",
+            )
     name = name or f"{version.name}-{scheme}" + (
         "-rtn" if scheme == "int4" and method == "rtn" else ""
     )
@@ -114,6 +137,16 @@ def model_quantize(
     from modelops import quantization as core
 
     method, name = model_quantize_check(version=version, scheme=scheme, method=method, name=name)
+    if scheme in CPU_SCHEMES:
+        return _cpu_export(
+            version=version,
+            scheme=scheme,
+            name=name,
+            calibration_paths=calibration_paths,
+            user=user,
+            progress=progress,
+            run=run,
+        )
     if calibration_paths:
         texts = core.tajik_texts_from_markdown(sorted(calibration_paths))
         split = core.split_calibration_held_out(texts)
@@ -217,3 +250,112 @@ def _retention(parent_dir: Path, candidate_dir: Path, texts: tuple[str, ...] | l
     return core.perplexity_and_agreement(
         parent=parent, candidate=candidate, tokenizer=tokenizer, texts=list(texts)
     )
+
+
+def _cpu_export(
+    *,
+    version: ModelVersion,
+    scheme: str,
+    name: str,
+    calibration_paths: list[Path] | None,
+    user: User | None,
+    progress: Progress | None,
+    run: ModelRun | None,
+) -> ModelVersion:
+    """Export ``version`` to a llama.cpp GGUF (``cpu-int4``: Q4_K_M, ``cpu-int8``: Q8_0),
+    check that llama.cpp reads the platform's token ids on Tajik text, score it against
+    the parent on held-out Tajik text with llama.cpp itself, and register it."""
+    from modelops import cpu_export
+    from modelops import quantization as core
+    from modelops.llm import gemma
+
+    if calibration_paths:
+        held_out = core.split_calibration_held_out(
+            core.tajik_texts_from_markdown(sorted(calibration_paths))
+        ).held_out
+    else:
+        held_out = core.text_split(tajik_text_paths()).held_out
+    config = {"version": version.name, "scheme": scheme, "method": "llama.cpp", "name": name}
+    if run is None:
+        run = run_start(
+            kind=ModelRun.Kind.QUANTIZE, config=config, user=user, input_version=version
+        )
+    else:
+        run.config = {**run.config, **config}
+        run.save(update_fields=["config"])
+    output = Path(settings.SORO_MODELS_DIR) / name
+    try:
+        run_check_cancel(run)
+        cache = gemma.default_cache_dir()
+        vocabulary_dir, vocabulary_file = gemma.locate_packaged_gguf()
+
+        def export_progress(stage: str, fraction: float) -> None:
+            run_report_progress(run, f"exporting: {stage}", 0.6 * fraction, progress)
+
+        export_progress("fetching llama.cpp's converter", 0.0)
+        result = cpu_export.export_gguf(
+            source=version.directory,
+            output=output,
+            scheme=scheme,
+            vocabulary_gguf=vocabulary_dir / vocabulary_file,
+            converter=cpu_export.converter_dir(cache),
+            progress=export_progress,
+        )
+        run_check_cancel(run)
+        run_report_progress(run, "checking token ids on Tajik text", 0.65, progress)
+        texts = list(cpu_export.TAJIK_CHECK_STRINGS) + list(held_out[:RETENTION_TEXTS])
+        wrong = cpu_export.token_id_mismatches(output, texts)
+        if wrong:
+            raise cpu_export.CpuExportError(
+                f"llama.cpp tokenizes {len(wrong)} of {len(texts)} Tajik texts differently "
+                f"from the platform's tokenizer (first: {wrong[0][:60]!r}); nothing registered."
+            )
+        run_report_progress(run, "measuring retention on held-out Tajik text", 0.75, progress)
+        retention = cpu_export.gguf_retention(
+            parent_dir=version.directory,
+            gguf_path=output / cpu_export.GGUF_FILE,
+            texts=list(held_out[:RETENTION_TEXTS]),
+        )
+        metrics = {
+            "scheme": scheme,
+            "method": "llama.cpp",
+            "quant_type": result.quant_type,
+            "llama_cpp_python": result.llama_cpp_version,
+            "quantize_seconds": round(result.convert_seconds + result.quantize_seconds, 1),
+            "size_bytes": result.size_bytes,
+            "gguf_bytes": result.gguf_bytes,
+            "parent_size_bytes": result.parent_size_bytes,
+            "compression_ratio": round(result.parent_size_bytes / result.size_bytes, 3),
+            "token_id_texts_checked": len(texts),
+            "heldout_parent_perplexity": round(retention.parent_perplexity, 4),
+            "heldout_perplexity": round(retention.candidate_perplexity, 4),
+            "heldout_top1_agreement": round(retention.top1_agreement, 4),
+            "heldout_kl_divergence": round(retention.mean_kl_divergence, 5),
+            "heldout_tokens": retention.tokens,
+        }
+        with transaction.atomic():
+            exported = ModelVersion.objects.create(
+                name=name,
+                stage=ModelVersion.Stage.QUANTIZED,
+                parent=version,
+                path=name,
+                format=ModelVersion.Format.GGUF,
+                quantization=CPU_LABELS[scheme],
+                parameter_count=version.parameter_count,
+                size_bytes=result.size_bytes,
+                checksum=result.gguf_sha256,
+                metrics=metrics,
+            )
+            run.config = {**run.config, **metrics}
+            run.save(update_fields=["config"])
+            run_finish(run, status=ModelRun.Status.SUCCEEDED, output=exported)
+    except RunCancelled:
+        shutil.rmtree(output, ignore_errors=True)
+        run_finish(run, status=ModelRun.Status.CANCELLED, log="cancelled by an administrator")
+        raise
+    except BaseException as error:
+        if not ModelVersion.objects.filter(name=name).exists():
+            shutil.rmtree(output, ignore_errors=True)
+        run_finish(run, status=ModelRun.Status.FAILED, error=str(error))
+        raise
+    return exported

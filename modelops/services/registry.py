@@ -29,8 +29,8 @@ def model_version_check_loads(*, directory: Path) -> str | None:
         return f"there is no directory {directory}"
     if not (directory / "config.json").is_file():
         return f"{directory} has no config.json"
-    if not any(directory.glob("*.safetensors")):
-        return f"{directory} has no *.safetensors weights"
+    if not any(directory.glob("*.safetensors")) and not any(directory.glob("*.gguf")):
+        return f"{directory} has no *.safetensors or *.gguf weights"
     try:
         from transformers import AutoConfig, AutoTokenizer
 
@@ -108,7 +108,18 @@ def model_base_import(
 
 
 def serving_commands(*, version: ModelVersion, port: int = 8080) -> dict[str, str]:
-    """The exact TGI and vLLM launch lines for a version, mounted at /models in a container."""
+    """The exact TGI and vLLM launch lines for a version, mounted at /models in a container;
+    for a CPU (GGUF) version, the in-process engine and llama.cpp's own server instead."""
+    if version.format == ModelVersion.Format.GGUF:
+        gguf = version.directory / "model.gguf"
+        return {
+            "local": "the in-process llama.cpp engine: activate the version, leave "
+            "SORO_LLM_URL unset",
+            "llama_server": (
+                f"llama-server -m {gguf} --port {port} --ctx-size 4096 --alias {version.name}"
+            ),
+            "env": f"SORO_LLM_URL=http://<cpu-host>:{port}  SORO_LLM_MODEL={version.name}",
+        }
     mount = f"/models/{version.directory.name}"
     prequantized = version.format == ModelVersion.Format.COMPRESSED_TENSORS
     tgi_quant = "" if prequantized else " --quantize fp8"
@@ -150,3 +161,43 @@ def _tokenizer(directory: str) -> Any:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(directory)
+
+
+def model_base_cpu_export(
+    *, progress: Progress | None = None, user: User | None = None, base: str = BASE_MODEL_NAME
+) -> tuple[ModelVersion | None, str]:
+    """Give the base model its ``cpu-int4`` export (llama.cpp Q4_K_M) and make the export
+    active when the base model is (a fresh install): ``(version, what happened)``.
+
+    Idempotent. Without llama-cpp-python nothing is made, the base model stays active, and
+    the message says how to install it: ``(None, message)``. An administrator who activated
+    another version keeps it."""
+    from modelops.cpu_export import llama_cpp_problem
+    from modelops.services.quantization import model_quantize
+
+    version = ModelVersion.objects.filter(name=base).first()
+    if version is None:
+        raise ModelVersion.DoesNotExist(f"{base} is not imported; run manage.py import_base_model")
+    missing = llama_cpp_problem()
+    if missing:
+        return None, f"{missing}. The float32 {base} stays active (several times slower)."
+    name = f"{base}-cpu-int4"
+    export = ModelVersion.objects.filter(name=name).first()
+    made = export is None or model_version_check_loads(directory=export.directory) is not None
+    if export is None:
+        export = model_quantize(version=version, scheme="cpu-int4", user=user, progress=progress)
+    elif made:
+        return export, f"{name} is registered but its files are missing at {export.directory}."
+    note = f"{name} {'exported' if made else 'is already exported'}"
+    if version.is_active:
+        config = {"version": name, "replaces": base, "reason": "setup: the base model's CPU export"}
+        run = run_start(kind=ModelRun.Kind.PROMOTE, config=config, user=user, input_version=export)
+        with transaction.atomic():
+            ModelVersion.objects.filter(is_active=True).exclude(pk=export.pk).update(
+                is_active=False
+            )
+            ModelVersion.objects.filter(pk=export.pk).update(is_active=True)
+            run_finish(run, status=ModelRun.Status.SUCCEEDED, output=export)
+        export.refresh_from_db()
+        note += " and made active"
+    return export, note + "."

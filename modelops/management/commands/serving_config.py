@@ -30,6 +30,14 @@ class Command(BaseCommand):
             f"# {version.name} ({version.get_stage_display()}, "
             f"{version.get_format_display()}) at {version.directory}"
         )
+        if "llama_server" in commands:
+            self.stdout.write("\n# A CPU version: the platform serves it in-process:")
+            self.stdout.write(commands["local"])
+            self.stdout.write("\n# or llama.cpp's own server on another CPU machine:")
+            self.stdout.write(commands["llama_server"])
+            self.stdout.write("\n# Then point Soro's web and worker processes at it with:")
+            self.stdout.write(commands["env"])
+            return
         self.stdout.write("\n# Text Generation Inference, FP8 weights on one GPU:")
         self.stdout.write(commands["tgi"])
         self.stdout.write("\n# vLLM, the same model:")
