@@ -62,7 +62,12 @@ def school(settings, tmp_path: Path, transactional_db):  # type: ignore[no-untyp
     teacher = User.objects.get(username="muallim")
     topic = Topic.objects.leaves().filter(subject__code="math", grade__number=7).first()
     lesson = lesson_create(teacher=teacher, topic=topic)
-    lesson_publish(lesson=lesson, user=teacher, classes=[Classroom.objects.get(join_code="MATH7A")])
+    lesson_publish(
+        lesson=lesson,
+        user=teacher,
+        classes=[Classroom.objects.get(join_code="MATH7A")],
+        publish_anyway=True,
+    )
     return lesson
 
 
@@ -83,7 +88,29 @@ def assert_fits(page, path: str) -> None:  # type: ignore[no-untyped-def]
     assert not report["wide"] and report["scroll"] <= report["limit"], (path, report)
 
 
+def student_chat_and_work() -> list[str]:
+    """A tutor chat with a long reply and a written assignment of the student's class: the
+    two student pages that need data of their own."""
+    from soro_web.grading.services.demo import grading_demo_load
+    from tutoring.tutor.models import Conversation, Message
+
+    student = User.objects.get(username="shogird")
+    chat = Conversation.objects.create(user=student, kind="tutor", title="Муодилаҳои хаттӣ")
+    Message.objects.create(conversation=chat, role="user", text="Муодила чист?")
+    Message.objects.create(
+        conversation=chat,
+        role="assistant",
+        text="Муодилаи хаттӣ " * 40 + "https://example.org/" + "x" * 120,
+        hint_level=1,
+    )
+    work = grading_demo_load(
+        classroom=Classroom.objects.get(join_code="MATH7A"), with_answers=False
+    )
+    return [f"/tutor/{chat.pk}/", f"/my-work/{work.pk}/"]
+
+
 def test_every_page_a_student_can_open_fits_a_phone(browser, live_server, school) -> None:  # type: ignore[no-untyped-def]
+    extra = student_chat_and_work()
     context = browser.new_context(viewport=PHONE, base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -119,6 +146,7 @@ def test_every_page_a_student_can_open_fits_a_phone(browser, live_server, school
             "/curriculum/",
             "/curriculum/math/7/",
             "/lessons/999999/",
+            *extra,
         ]
         for path in paths:
             assert_fits(page, path)
