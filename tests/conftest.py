@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils import translation
 
 from soro_web.accounts.models import Classroom, User
 from tests.factories import (
@@ -19,6 +21,17 @@ from tests.factories import (
 )
 
 ROLES = ["anonymous", "student", "student_other", "teacher", "teacher_other", "staff"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language():  # type: ignore[no-untyped-def]
+    """Every test starts in Tajik. The language middleware activates the request's language
+    in the thread and leaves it there (the next request activates its own), so a test
+    client request with another language cookie would otherwise leak into the next test
+    of the same worker."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @dataclass

@@ -27,9 +27,9 @@ EDITED_FEEDBACK = "Далели дуюмро илова кунед: Рӯдакӣ
 
 
 def add_question(page, **fields: str) -> None:  # type: ignore[no-untyped-def]
-    details = page.locator("details")
+    details = page.locator("main details")
     if details.get_attribute("open") is None:
-        page.click("details summary")
+        page.click("main details summary")
     page.fill("#id_text", fields["text"])
     page.select_option("#id_kind", fields["kind"])
     page.fill("#id_expected_answer", fields.get("expected_answer", ""))
