@@ -3,6 +3,7 @@ and vocabulary size on N passages of 120 words drawn at random from the demo tex
 (word salad: every pair is new, so this is the worst case for the pair vocabulary).
 
     .venv/bin/python benchmarks/lexical_phrases_cost.py [--passages 10000]
+    .venv/bin/python benchmarks/lexical_phrases_cost.py --smoke   # 200 passages (CI)
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ QUERY = "Исмоили Сомонӣ кай ҳукмронӣ кардааст"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--passages", type=int, default=10000)
+    parser.add_argument("--smoke", action="store_true", help="200 passages (CI)")
     arguments = parser.parse_args()
+    if arguments.smoke:
+        arguments.passages = 200
     books = (ROOT / "tutoring" / "data" / "textbooks").glob("*.md")
     words = re.findall(r"\w+", " ".join(path.read_text(encoding="utf-8") for path in books))
     random.seed(1)

@@ -1,6 +1,7 @@
 """Where to put the search page's floor for results found by meaning only.
 
     .venv/bin/python benchmarks/search_meaning_floor.py
+    .venv/bin/python benchmarks/search_meaning_floor.py --smoke   # one book, two queries
 
 Indexes the six demo textbooks (``tutoring/data/textbooks/*.md``) as one shard per book with
 the default encoder, then, for a few nonsense queries and a few real questions that share no
@@ -12,6 +13,7 @@ search page shows meaning-only results only at or above ``MEANING_MIN_SIMILARITY
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import sys
@@ -42,10 +44,15 @@ QUESTIONS = ["кӣ шеър навишт", "шоир", "подшоҳ", "раст
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="one book, two queries (CI)")
+    smoke = parser.parse_args().smoke
+    books = sorted(BOOKS.glob("*.md"))[: 1 if smoke else None]
+    nonsense, questions = (NONSENSE[:1], QUESTIONS[:1]) if smoke else (NONSENSE, QUESTIONS)
     with tempfile.TemporaryDirectory() as tmp:
         directories, texts = [], {}
         next_id = 0
-        for number, path in enumerate(sorted(BOOKS.glob("*.md"))):
+        for number, path in enumerate(books):
             chunks = chunk_book(parse_file(path), count_tokens=lambda text: len(text.split()))
             ids = list(range(next_id, next_id + len(chunks)))
             next_id += len(chunks)
@@ -62,7 +69,7 @@ def main() -> None:
         encoder = encoder_for(DEFAULT_ENCODER)
         print(f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, load {os.getloadavg()}")
         print(f"{len(texts)} passages in {len(directories)} books; floor {FLOOR}")
-        for label, queries in (("nonsense", NONSENSE), ("question", QUESTIONS)):
+        for label, queries in (("nonsense", nonsense), ("question", questions)):
             for query in queries:
                 hits = search_shards(directories, query, encoder_name=DEFAULT_ENCODER, limit=3)
                 vector = encoder.encode([query], is_query=True)[0]
