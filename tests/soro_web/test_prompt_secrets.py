@@ -92,6 +92,8 @@ def recorder(monkeypatch: pytest.MonkeyPatch, tiny_version) -> EngineRecorder:  
     def stream_chat(self, messages, params, *, context=()):  # type: ignore[no-untyped-def]
         return recorder.stream_chat(self, messages, params, context=context)
 
+    # A double at the engine's boundary: the test asserts on what the engine is handed;
+    # generating with the tiny random model would only add minutes (see the docstring).
     monkeypatch.setattr(LocalEngine, "stream_chat", stream_chat)
     return recorder
 

@@ -52,6 +52,8 @@ def failing_index(monkeypatch: pytest.MonkeyPatch, failures: int) -> list[int]:
             raise RuntimeError("cannot import name 'AutoTokenizer' (simulated race)")
         return real(*args, **kwargs)
 
+    # A double of a fault only: the production lazy-import race cannot be provoked on demand;
+    # after the failures the real index builder runs.
     monkeypatch.setattr(ingestion, "_build_index", build)
     return calls
 
