@@ -290,7 +290,7 @@ def generate_replies(
     import torch
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    device = next(model.parameters()).device
+    device = model.device
     replies: list[str] = []
     with torch.inference_mode():
         for start in range(0, len(items), batch_size):

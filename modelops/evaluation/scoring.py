@@ -252,6 +252,12 @@ def loglikelihoods(
             )
         encoded.append((tokens, len(continuation_ids)))
 
+    scorer = getattr(model, "score_continuations", None)
+    if scorer is not None:  # a GGUF export: modelops.llm.llamacpp.GgufCausalLM
+        return [
+            LogLikelihood(total=total, token_count=count, is_greedy=greedy)
+            for (total, greedy), (_tokens, count) in zip(scorer(encoded), encoded, strict=True)
+        ]
     device = next(model.parameters()).device
     decoder = model.get_decoder()
     as_tree = model.config._attn_implementation in ("sdpa", "eager")

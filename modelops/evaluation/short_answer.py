@@ -59,7 +59,7 @@ def generate_answers(
     line break."""
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    device = next(model.parameters()).device
+    device = model.device
     outputs: list[str] = []
     for start in range(0, len(prompts), batch_size):
         encoded = [

@@ -199,7 +199,6 @@ def _generate(
 ) -> Iterator[str]:
     """Wait for the turn, then decode token by token with llama.cpp, yielding settled text."""
     import numpy as np
-    from llama_cpp import llama_get_logits_ith
 
     llm, tokenizer = loaded.llm, loaded.tokenizer
     vocabulary = llm.n_vocab()
@@ -222,9 +221,7 @@ def _generate(
         )
 
     def forward(ids: list[int]) -> Any:
-        llm.eval(ids)
-        pointer = llama_get_logits_ith(llm._ctx.ctx, -1)
-        return np.ctypeslib.as_array(pointer, shape=(vocabulary,))
+        return last_logits(llm, ids, vocabulary)
 
     def pick(logits: Any) -> int:
         if params.temperature <= 0:
@@ -269,3 +266,144 @@ def _generate(
             yield tail
     finally:
         _QUEUE.release(ticket)
+
+
+def last_logits(llm: Any, ids: Sequence[int], vocabulary: int) -> Any:
+    """Feed ``ids`` to ``llm`` after what it holds and return the last position's logits (a
+    numpy view of llama.cpp's buffer, valid until the next call)."""
+    import numpy as np
+    from llama_cpp import llama_get_logits_ith
+
+    llm.eval(list(ids))
+    pointer = llama_get_logits_ith(llm._ctx.ctx, -1)
+    return np.ctypeslib.as_array(pointer, shape=(vocabulary,))
+
+
+class GgufCausalLM:
+    """A GGUF export behind the calls the evaluation core makes of a transformers model, so
+    ``evaluate`` judges the exact weights a school runs:
+
+    - ``score_continuations``: the log-probability of each request's last tokens and whether
+      each was the argmax (lm-eval's definitions, read from llama.cpp's logits);
+    - ``generate``: greedy continuations of left-padded rows, as ``model.generate`` returns
+      them (prompt, then new tokens, then padding).
+
+    Two llama.cpp contexts share the mapped file: one keeps every position's logits (for
+    scoring, ``score_context`` tokens, about 1 MB of logits per token with Gemma's vocabulary)
+    and one only the last (for generating). Requests longer than a context keep their last
+    tokens, as ``loglikelihoods`` does with ``max_length``.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        score_context: int = 1024,
+        generate_context: int = 4096,
+        threads: int = 0,
+    ) -> None:
+        import torch
+
+        self.path = Path(directory) / GGUF_FILE
+        if not self.path.is_file():
+            raise ModelUnavailable("load_failed", f"No GGUF model at {self.path}.")
+        missing = llama_cpp_missing()
+        if missing:
+            raise ModelUnavailable("load_failed", missing)
+        self.score_context, self.generate_context = score_context, generate_context
+        self.threads = threads or os.cpu_count() or 1
+        self.device = torch.device("cpu")
+        self._scorer: Any = None
+        self._generator: Any = None
+
+    def _open(self, n_ctx: int, *, logits_all: bool) -> Any:
+        import llama_cpp
+
+        return llama_cpp.Llama(
+            model_path=str(self.path),
+            n_ctx=n_ctx,
+            n_batch=min(n_ctx, 512),
+            logits_all=logits_all,
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
+            verbose=False,
+        )
+
+    def score_continuations(
+        self, requests: Sequence[tuple[list[int], int]]
+    ) -> list[tuple[float, bool]]:
+        """For each ``(tokens, continuation length)``: the sum of the continuation tokens'
+        log-probabilities and whether every one of them was the most likely token."""
+        import numpy as np
+
+        if self._scorer is None:
+            self._scorer = self._open(self.score_context, logits_all=True)
+        llm = self._scorer
+        results = []
+        for tokens, count in requests:
+            tokens = tokens[-self.score_context :]
+            count = min(count, len(tokens) - 1)
+            llm.reset()
+            llm.eval(tokens)
+            logits = np.asarray(llm.scores[len(tokens) - count - 1 : len(tokens) - 1], np.float64)
+            top = logits.max(axis=-1, keepdims=True)
+            normaliser = top[:, 0] + np.log(np.exp(logits - top).sum(axis=-1))
+            targets = np.asarray(tokens[-count:])
+            chosen = logits[np.arange(count), targets]
+            total = float((chosen - normaliser).sum())
+            results.append((total, bool((logits.argmax(axis=-1) == targets).all())))
+        return results
+
+    def generate(
+        self,
+        *,
+        input_ids: Any,
+        attention_mask: Any,
+        max_new_tokens: int,
+        pad_token_id: int = 0,
+        eos_token_id: int | Sequence[int] | None = None,
+        do_sample: bool = False,
+    ) -> Any:
+        """Greedy: ``do_sample`` must be False (the evaluation never samples)."""
+        import numpy as np
+        import torch
+
+        if do_sample:
+            raise ValueError("GgufCausalLM generates greedily only")
+        if self._generator is None:
+            self._generator = self._open(self.generate_context, logits_all=False)
+        llm = self._generator
+        vocabulary = llm.n_vocab()
+        if eos_token_id is None:
+            stops: set[int] = set()
+        elif isinstance(eos_token_id, int):
+            stops = {eos_token_id}
+        else:
+            stops = set(eos_token_id)
+        width = input_ids.shape[1]
+        produced: list[list[int]] = []
+        for row in range(input_ids.shape[0]):
+            prompt = input_ids[row][attention_mask[row].bool()].tolist()
+            prompt = prompt[-max(1, self.generate_context - max_new_tokens) :]
+            llm.reset()
+            logits = last_logits(llm, prompt, vocabulary)
+            new: list[int] = []
+            while len(new) < max_new_tokens:
+                token = int(np.argmax(logits))
+                new.append(token)
+                if token in stops or len(new) == max_new_tokens:
+                    break
+                logits = last_logits(llm, [token], vocabulary)
+            produced.append(new)
+        longest = max((len(new) for new in produced), default=0)
+        output = torch.full((input_ids.shape[0], width + longest), pad_token_id, dtype=torch.long)
+        output[:, :width] = input_ids.cpu()
+        for row, new in enumerate(produced):
+            output[row, width : width + len(new)] = torch.tensor(new, dtype=torch.long)
+        return output
+
+    def close(self) -> None:
+        for llm in (self._scorer, self._generator):
+            if llm is not None:
+                llm.close()
+        self._scorer = self._generator = None

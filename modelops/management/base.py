@@ -72,6 +72,15 @@ class TrainingCommand(ModelCommand):
             help="FSDP or DeepSpeed ZeRO-3 (--print-launch)",
         )
 
+    def announce_run(self, run: ModelRun) -> None:
+        """The run's id first, so a run that is killed can be continued."""
+        from modelops.services.training import training_run_dir
+
+        self.stdout.write(
+            f"Run #{run.pk} (checkpoints in {training_run_dir(run)}); if it stops, run the "
+            f"same command with --resume {run.pk}."
+        )
+
     def resume_run(self, run_id: int | None, kind: str) -> ModelRun | None:
         if run_id is None:
             return None

@@ -190,11 +190,7 @@ def model_load_for_evaluation(*, version: ModelVersion) -> tuple[Any, Any]:
     if problem:
         raise EvaluationError(f"version {version.name} cannot be evaluated: {problem}")
     if version.format == ModelVersion.Format.GGUF:
-        raise EvaluationError(
-            f"version {version.name} is a llama.cpp (GGUF) CPU export; evaluating it is not "
-            "built yet. Its retention against the parent is in its metrics (quantize); "
-            "evaluate the parent."
-        )
+        return _gguf_load_for_evaluation(version)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -211,6 +207,27 @@ def model_load_for_evaluation(*, version: ModelVersion) -> tuple[Any, Any]:
     if torch.cuda.is_available():
         model = model.to("cuda", dtype=torch.bfloat16)  # type: ignore[arg-type]
     model.eval()
+    return model, tokenizer
+
+
+def _gguf_load_for_evaluation(version: ModelVersion) -> tuple[Any, Any]:
+    """A llama.cpp export scored and answered by llama.cpp itself (the served weights)."""
+    from transformers import AutoTokenizer
+
+    from modelops.llm.llamacpp import GgufCausalLM, llama_cpp_missing
+    from modelops.llm.types import ModelUnavailable
+
+    missing = llama_cpp_missing()
+    if missing:
+        raise EvaluationError(
+            f"version {version.name} is a llama.cpp (GGUF) CPU export and {missing}: install "
+            "it with `.venv/bin/pip install -e '.[cpu]'`, or evaluate the export's parent."
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(version.directory)
+        model = GgufCausalLM(Path(version.directory))
+    except (OSError, ValueError, ModelUnavailable) as error:
+        raise EvaluationError(f"version {version.name} does not load: {error}") from error
     return model, tokenizer
 
 

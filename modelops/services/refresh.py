@@ -2,8 +2,9 @@
 
 corpus → continued pretraining → instruction tuning → evaluation (Tajik suite, English
 retention, generation suite) of the active, pretrained and tuned versions → FP8 and INT4
-quantization → evaluation of the quantized versions → the gate → promotion (or a refusal
-with the gate's reasons).
+quantization, and the llama.cpp ``cpu-int4`` export schools run on a CPU → evaluation of the
+quantized versions → the gate → promotion of the export (or of the tuned version when
+llama-cpp-python is not installed), or a refusal with the gate's reasons.
 
 The chain is one ``ModelRun`` of kind ``refresh``; each stage is a run of its own, recorded in
 the chain's ``config["stages"]`` with its outcome. A chain that failed (or whose worker died)
@@ -63,7 +64,9 @@ class RefreshPreset:
     calibration_samples: int
     # The first N items of each multiple-choice benchmark (None: all); for smoke runs.
     benchmark_limit: int | None = None
-    quantize_schemes: tuple[str, ...] = ("fp8", "int4")
+    # The GPU servers' formats, then the CPU export schools run (skipped, and said so on the
+    # run, where llama-cpp-python is not installed).
+    quantize_schemes: tuple[str, ...] = ("fp8", "int4", "cpu-int4")
 
 
 PRESETS = {
@@ -225,6 +228,7 @@ def refresh_versions(run: ModelRun) -> list[tuple[str, ModelVersion]]:
         ("sft", stages.get("sft", {}).get("version")),
         ("sft fp8", stages.get("quantize", {}).get("fp8")),
         ("sft int4", stages.get("quantize", {}).get("int4")),
+        ("sft cpu-int4", stages.get("quantize", {}).get("cpu-int4")),
     ]
     found: list[tuple[str, ModelVersion]] = []
     seen: set[str] = set()
@@ -429,11 +433,16 @@ class _Chain:
         return {"active": active.name if active else None, "evaluated": evaluated}
 
     def stage_quantize(self) -> dict[str, Any]:
+        from modelops.llm.llamacpp import llama_cpp_missing
         from modelops.services.quantization import model_quantize
 
         sft = self.stage_version("sft")
         made: dict[str, Any] = {}
         for scheme in self.preset.quantize_schemes:
+            missing = llama_cpp_missing() if scheme.startswith("cpu-") else None
+            if missing:
+                made.setdefault("skipped", []).append(f"{scheme}: {missing}")
+                continue
             name = f"{sft.name}-{scheme}"
             existing = ModelVersion.objects.filter(name=name).first()
             if existing is None:
@@ -460,14 +469,29 @@ class _Chain:
     def stage_promote(self) -> dict[str, Any]:
         from modelops.services.promotion import model_version_promote, promotion_gate
 
-        sft = self.stage_version("sft")
-        decision = promotion_gate(candidate=sft, active=ModelVersion.objects.active().first())
+        # What a school will run is judged and promoted: the CPU export when there is one,
+        # otherwise the tuned version itself (served by the float32 engine or a GPU server).
+        exported = self.run.config["stages"]["quantize"].get("cpu-int4")
+        candidate = (
+            ModelVersion.objects.get(name=exported) if exported else self.stage_version("sft")
+        )
+        decision = promotion_gate(candidate=candidate, active=ModelVersion.objects.active().first())
         if not self.run.config.get("promote", True):
-            return {"promoted": None, "refused": [], "gate": decision.reasons, "skipped": True}
+            return {
+                "candidate": candidate.name,
+                "promoted": None,
+                "refused": [],
+                "gate": decision.reasons,
+                "skipped": True,
+            }
         try:
-            model_version_promote(version=sft, user=self.run.started_by)
+            model_version_promote(version=candidate, user=self.run.started_by)
         except ValidationError as error:
             if error.code != "gate":
                 raise
-            return {"promoted": None, "refused": decision.reasons or error.messages}
-        return {"promoted": sft.name, "refused": []}
+            return {
+                "candidate": candidate.name,
+                "promoted": None,
+                "refused": decision.reasons or error.messages,
+            }
+        return {"candidate": candidate.name, "promoted": candidate.name, "refused": []}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -248,6 +248,7 @@ def model_pretrain(
     user: User | None = None,
     progress: Progress | None = None,
     run: ModelRun | None = None,
+    on_start: Callable[[ModelRun], None] | None = None,
 ) -> ModelVersion:
     """Continue pretraining every weight of ``version`` on ``corpus`` (its ``train``
     split) for ``steps`` optimiser steps or ``tokens`` tokens, with ``replay`` (0–0.5) of
@@ -256,8 +257,10 @@ def model_pretrain(
     corpus's ``validation`` split.
 
     ``run``: a queued job, or an earlier run of the same arguments to resume from its last
-    checkpoint (other arguments are refused). Raises ValidationError for bad requests,
-    :class:`modelops.training.TrainingError` for failures, RunCancelled when cancelled."""
+    checkpoint (other arguments are refused); ``on_start`` is called with the run once it
+    is claimed (the commands print its id, which ``--resume`` takes). Raises ValidationError
+    for bad requests, :class:`modelops.training.TrainingError` for failures, RunCancelled
+    when cancelled."""
     from modelops.training import PretrainConfig, Schedule, corpus_texts, perplexity, pretrain
 
     if (steps is None) == (tokens is None):
@@ -295,6 +298,8 @@ def model_pretrain(
     if run is not None and run.config.get("name") and name is None:
         name = str(run.config["name"])
     run = _claim_run(run, kind=ModelRun.Kind.PRETRAIN, config=config, version=version, user=user)
+    if on_start is not None:
+        on_start(run)
     name = name or f"{version.name}-cpt-{run.pk}"
     try:
         _check_name(name)
@@ -407,6 +412,7 @@ def model_sft(
     user: User | None = None,
     progress: Progress | None = None,
     run: ModelRun | None = None,
+    on_start: Callable[[ModelRun], None] | None = None,
 ) -> ModelVersion:
     """Instruction-tune ``version`` on the conversations in ``data`` (JSONL files, folders
     of them, or ``datasets`` folders; Soro's task records are rendered through the prompt
@@ -452,6 +458,8 @@ def model_sft(
     if run is not None and run.config.get("name") and name is None:
         name = str(run.config["name"])
     run = _claim_run(run, kind=ModelRun.Kind.FINETUNE, config=config, version=version, user=user)
+    if on_start is not None:
+        on_start(run)
     name = name or f"{version.name}-sft-{run.pk}"
     try:
         _check_name(name)

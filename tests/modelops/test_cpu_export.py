@@ -136,6 +136,115 @@ def test_int8_greedy_reply_starts_like_the_float32_parent(
     assert ours and ours == parent
 
 
+# --- evaluation on the served weights ---------------------------------------------------------
+
+
+@needs_llama_cpp
+def test_gguf_model_scores_continuations_like_the_float32_parent(
+    exports: dict[str, Path], tiny_model_dir: Path
+) -> None:
+    """The evaluation core's log-likelihoods, read from llama.cpp's logits for the int8
+    export, match the float32 parent's within 0.05 nats a token (int8 rounding: 0.014 in a
+    run of 2026-12-02), and agree on which continuation of a question is likelier."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from modelops.evaluation.scoring import loglikelihoods
+    from modelops.llm.llamacpp import GgufCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    parent = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    requests = [
+        ("Пойтахти Тоҷикистон кадом шаҳр аст? Ҷавоб:", " Душанбе"),
+        ("Пойтахти Тоҷикистон кадом шаҳр аст? Ҷавоб:", " Хуҷанд"),
+        (TAJIK[0], " " + TAJIK[1]),
+    ]
+    model = GgufCausalLM(exports["cpu-int8"])
+    try:
+        ours = loglikelihoods(model, tokenizer, requests)
+    finally:
+        model.close()
+    theirs = loglikelihoods(parent, tokenizer, requests)
+    assert [r.token_count for r in ours] == [r.token_count for r in theirs]
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert mine.total < 0
+        assert abs(mine.total - reference.total) < 0.05 * mine.token_count
+    assert (ours[0].total > ours[1].total) == (theirs[0].total > theirs[1].total)
+
+
+@needs_llama_cpp
+def test_gguf_model_generates_greedily_like_model_generate(
+    exports: dict[str, Path], tiny_model_dir: Path
+) -> None:
+    """Left-padded rows come back as ``model.generate`` returns them: the prompt, then the
+    new tokens, then padding. The new tokens are llama.cpp's own greedy choice on the same
+    file (``Llama.generate`` at temperature 0), and the first is the float32 parent's (the
+    tiny random model's top logits are close, so int8 rounding may flip a later one)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from modelops.llm.llamacpp import GgufCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    parent = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    rows = [tokenizer(text)["input_ids"] for text in (TAJIK[0], "Салом")]
+    width = max(len(ids) for ids in rows)
+    input_ids = torch.zeros((2, width), dtype=torch.long)
+    attention_mask = torch.zeros((2, width), dtype=torch.long)
+    for row, ids in enumerate(rows):
+        input_ids[row, width - len(ids) :] = torch.tensor(ids)
+        attention_mask[row, width - len(ids) :] = 1
+    model = GgufCausalLM(exports["cpu-int8"])
+    try:
+        ours = model.generate(
+            input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=6, pad_token_id=0
+        )
+    finally:
+        model.close()
+    assert ours.shape == (2, width + 6)
+    assert torch.equal(ours[:, :width], input_ids)
+    library = cpu_export.open_gguf(exports["cpu-int8"] / "model.gguf", n_ctx=256)
+    for row, ids in enumerate(rows):
+        greedy = []
+        for token in library.generate(ids, temp=0.0, top_k=1, reset=True):
+            greedy.append(token)
+            if len(greedy) == 6:
+                break
+        assert ours[row, width:].tolist() == greedy
+        first = parent.generate(
+            input_ids=torch.tensor([ids]), max_new_tokens=1, do_sample=False, pad_token_id=0
+        )[0, len(ids) :]
+        assert ours[row, width] == first[0]
+    library.close()
+
+
+@needs_llama_cpp
+@pytest.mark.django_db
+def test_evaluate_scores_a_cpu_version_with_llama_cpp(tiny_version, capsys) -> None:  # type: ignore[no-untyped-def]
+    """``evaluate`` judges the export itself: multiple-choice log-likelihoods and the
+    generation suite come from llama.cpp, and the gate can read them."""
+    from modelops.services.evaluation import evaluation_latest
+
+    call_command("quantize", "--model", "tiny", "--scheme", "cpu-int8", "--name", "tiny-cpu8")
+    version = ModelVersion.objects.get(name="tiny-cpu8")
+    with translation.override("en"):
+        call_command("evaluate", "--model", "tiny-cpu8", "--benchmark", "tajik_suite")
+        call_command("evaluate", "--model", "tiny", "--benchmark", "tajik_suite")
+        call_command(
+            "evaluate", "--model", "tiny-cpu8", "--benchmark", "generation_suite", "--limit", "2"
+        )
+    stored = evaluation_latest(version=version, benchmark="tajik_suite")
+    parent = evaluation_latest(version=tiny_version, benchmark="tajik_suite")
+    accuracy = stored[("all", "acc")]
+    assert accuracy.count == parent[("all", "acc")].count > 100
+    # int8 rounding may flip an item whose choices the random model scores alike
+    assert abs(accuracy.value - parent[("all", "acc")].value) <= 0.05
+    replies = evaluation_latest(version=version, benchmark="generation_suite")
+    assert replies[("all", "tajik_share")].count == 2
+    assert ModelRun.objects.filter(kind="evaluate", status="succeeded").count() == 3
+    shutil.rmtree(version.directory)
+
+
 # --- the engine's guarantees -------------------------------------------------------------------
 
 

@@ -69,6 +69,7 @@ class Command(TrainingCommand):
                 seed=options["seed"],
                 name=options["name"],
                 progress=self.progress,
+                on_start=self.announce_run,
                 run=run,
             )
         except ValidationError as error:
