@@ -45,6 +45,9 @@ def run_finish(
     error: str = "",
     log: str = "",
 ) -> None:
+    # The progress reporters write these three columns with UPDATE while the run works, so
+    # the object in hand is stale: read them back before saving the whole row.
+    run.refresh_from_db(fields=["progress", "stage", "log"])
     run.status, run.error, run.finished_at = status, error, timezone.now()
     run.output_version = output
     run.progress = 1.0 if status == ModelRun.Status.SUCCEEDED else run.progress

@@ -236,6 +236,8 @@ def test_a_stopped_pretrain_job_resumes_from_its_checkpoint(tiny_version, corpus
     trained = run.output_version
     assert trained is not None
     assert trained.metrics["resumed_from_step"] == 1 and trained.metrics["steps"] == 3
+    # The row shows the last stage reported, not the one it had when it was stopped.
+    assert run.stage == "measuring held-out perplexity" and run.progress == 1.0
     import shutil
 
     shutil.rmtree(trained.directory, ignore_errors=True)
@@ -270,6 +272,9 @@ def test_pretrain_command_prints_both_perplexities(tiny_version, corpus) -> None
     child_line = f"  {'tiny-cpt-test-command':40} {trained.metrics['heldout_perplexity']:12.3f}"
     assert parent_line in text and child_line in text
     run = ModelRun.objects.get(output_version=trained)
+    # The id comes first, so a killed run can be continued.
+    assert text.index(f"Run #{run.pk} ") < text.index("Registered")
+    assert f"run the same command with --resume {run.pk}." in text
     with pytest.raises(CommandError, match="has finished already"):
         call_command(
             "pretrain",
