@@ -309,7 +309,9 @@ class GgufCausalLM:
             raise ModelUnavailable("load_failed", f"No GGUF model at {self.path}.")
         missing = llama_cpp_missing()
         if missing:
-            raise ModelUnavailable("load_failed", missing)
+            from modelops.cpu_export import INSTALL_HINT
+
+            raise ModelUnavailable("load_failed", f"{missing}; {INSTALL_HINT}")
         self.score_context, self.generate_context = score_context, generate_context
         self.threads = threads or os.cpu_count() or 1
         self.device = torch.device("cpu")
@@ -317,17 +319,9 @@ class GgufCausalLM:
         self._generator: Any = None
 
     def _open(self, n_ctx: int, *, logits_all: bool) -> Any:
-        import llama_cpp
+        from modelops.cpu_export import open_gguf
 
-        return llama_cpp.Llama(
-            model_path=str(self.path),
-            n_ctx=n_ctx,
-            n_batch=min(n_ctx, 512),
-            logits_all=logits_all,
-            n_threads=self.threads,
-            n_threads_batch=self.threads,
-            verbose=False,
-        )
+        return open_gguf(self.path, n_ctx=n_ctx, logits_all=logits_all, threads=self.threads)
 
     def score_continuations(
         self, requests: Sequence[tuple[list[int], int]]

@@ -214,15 +214,9 @@ def _gguf_load_for_evaluation(version: ModelVersion) -> tuple[Any, Any]:
     """A llama.cpp export scored and answered by llama.cpp itself (the served weights)."""
     from transformers import AutoTokenizer
 
-    from modelops.llm.llamacpp import GgufCausalLM, llama_cpp_missing
+    from modelops.llm.llamacpp import GgufCausalLM
     from modelops.llm.types import ModelUnavailable
 
-    missing = llama_cpp_missing()
-    if missing:
-        raise EvaluationError(
-            f"version {version.name} is a llama.cpp (GGUF) CPU export and {missing}: install "
-            "it with `.venv/bin/pip install -e '.[cpu]'`, or evaluate the export's parent."
-        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(version.directory)
         model = GgufCausalLM(Path(version.directory))

@@ -434,12 +434,12 @@ class _Chain:
 
     def stage_quantize(self) -> dict[str, Any]:
         from modelops.llm.llamacpp import llama_cpp_missing
-        from modelops.services.quantization import model_quantize
+        from modelops.services.quantization import CPU_SCHEMES, model_quantize
 
         sft = self.stage_version("sft")
         made: dict[str, Any] = {}
         for scheme in self.preset.quantize_schemes:
-            missing = llama_cpp_missing() if scheme.startswith("cpu-") else None
+            missing = llama_cpp_missing() if scheme in CPU_SCHEMES else None
             if missing:
                 made.setdefault("skipped", []).append(f"{scheme}: {missing}")
                 continue
